@@ -1,0 +1,104 @@
+"""The FastAPI application: routes, error mapping, upload limits, and the worker's lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import GatewayError, PayloadTooLarge
+from ..jobs import JobService, Worker
+from ..runtime import Runtime
+from ..settings import Settings
+from .routes import provenance, system, videos
+
+log = logging.getLogger("hallmark.api")
+
+# Multipart framing around the file itself; a body past limit + slack is refused before it is read.
+FORM_SLACK_BYTES = 64 * 1024
+
+
+def error_response(status: int, message: str, *, type_: str = "invalid_request_error", code: str | None = None,
+                   param: str | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status,
+                        content={"error": {"message": message, "type": type_, "param": param, "code": code}})
+
+
+def create_app(settings: Settings | None = None, *, start_worker: bool = True,
+               announce=print) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime = Runtime(settings)
+        _ = runtime.signing  # first start: make the development CA now, not on the first request
+        key = runtime.ensure_dev_key()
+        if key:
+            announce(f"Development API key for tenant 'dev' (shown once; also in {settings.data_dir}/dev-api-key.txt):"
+                     f"\n    {key}")
+        jobs = JobService(runtime)
+        worker = Worker(jobs, settings.workers)
+        app.state.runtime = runtime
+        app.state.jobs = jobs
+        if start_worker:
+            worker.start()
+            threading.Thread(target=_warm, args=(runtime,), name="hallmark-warm", daemon=True).start()
+        try:
+            yield
+        finally:
+            worker.stop()
+            runtime.close()
+
+    app = FastAPI(title="Hallmark", version=__version__, lifespan=lifespan,
+                  description="Moderated, watermarked and C2PA-signed video generation; provenance checks.")
+    app.include_router(system.router)
+    app.include_router(videos.router)
+    app.include_router(provenance.router)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_upload_bytes + FORM_SLACK_BYTES:
+            err = PayloadTooLarge(f"Request body is {int(length)} bytes; the upload limit is "
+                                  f"{settings.max_upload_bytes} bytes (HALLMARK_MAX_UPLOAD_BYTES).")
+            return JSONResponse(status_code=err.status, content=err.to_body())
+        return await call_next(request)
+
+    @app.exception_handler(GatewayError)
+    async def gateway_error(_request: Request, exc: GatewayError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content=exc.to_body())
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        param = ".".join(str(p) for p in first.get("loc", [])[1:]) or None
+        return error_response(400, f"Invalid value for '{param}': {first.get('msg', 'invalid')}", param=param,
+                              code="invalid_value")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return error_response(exc.status_code, str(exc.detail), code=code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "The gateway hit an internal error; it has been logged.", type_="server_error",
+                              code="internal_error")
+
+    return app
+
+
+def _warm(runtime: Runtime) -> None:
+    """Load the models in the background so the first request does not pay for it."""
+    try:
+        _ = runtime.classifier
+        _ = runtime.generator
+    except Exception:  # surfaced again, with its reason, on the first request that needs the model
+        log.exception("warming the models failed")

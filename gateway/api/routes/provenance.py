@@ -1,0 +1,28 @@
+"""POST /v1/content_provenance_checks: what the openai SDK's content_provenance_checks.create calls."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+
+from ...auth import Principal
+from ...runtime import Runtime
+from ...verification import verify_bytes
+from ..deps import get_principal, get_runtime
+from ..forms import file_field, read_form
+from ..schemas import ProvenanceCheck
+
+router = APIRouter(prefix="/v1", tags=["provenance"])
+
+
+@router.post("/content_provenance_checks", response_model=ProvenanceCheck)
+async def create_check(request: Request, principal: Principal = Depends(get_principal),
+                       rt: Runtime = Depends(get_runtime)) -> ProvenanceCheck:
+    form = await read_form(request, max_bytes=rt.settings.max_upload_bytes)
+    data = await file_field(form, "file", max_bytes=rt.settings.max_upload_bytes, required=True)
+    verdict = await run_in_threadpool(verify_bytes, rt, data, tenant=principal.tenant, actor=principal.actor)
+    return ProvenanceCheck(id="cpc_" + secrets.token_hex(12), created_at=int(time.time()),
+                           generated_by_this_gateway=verdict.generated_here, results=verdict.results())

@@ -1,0 +1,80 @@
+"""Response bodies (the OpenAI video API shape), separate from the storage rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel
+
+from ..db import VideoJob
+
+
+def unix(moment: datetime | None) -> int | None:
+    """SQLite hands datetimes back without a zone; they are stored in UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+class VideoError(BaseModel):
+    code: str
+    message: str
+
+
+class Video(BaseModel):
+    id: str
+    object: Literal["video"] = "video"
+    model: str
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    progress: int
+    created_at: int
+    completed_at: int | None
+    expires_at: int | None = None
+    seconds: str
+    size: str
+    prompt: str
+    remixed_from_video_id: str | None = None
+    error: VideoError | None = None
+    content_id: str  # Hallmark: the 64-bit id the watermark carries (hex)
+
+    @classmethod
+    def from_job(cls, job: VideoJob) -> "Video":
+        error = VideoError(code=job.error_code, message=job.error_message or "") if job.error_code else None
+        return cls(
+            id=job.id, model=job.model, status=job.status, progress=job.progress,
+            created_at=unix(job.created_at) or 0, completed_at=unix(job.completed_at),
+            seconds=job.seconds, size=job.size, prompt=job.prompt, error=error, content_id=job.content_id,
+        )
+
+
+class VideoPage(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Video]
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+
+
+class VideoDeleted(BaseModel):
+    id: str
+    object: Literal["video.deleted"] = "video.deleted"
+    deleted: bool = True
+
+
+class ProvenanceCheck(BaseModel):
+    id: str
+    object: Literal["content_provenance_check"] = "content_provenance_check"
+    created_at: int
+    generated_by_this_gateway: bool
+    results: list[dict]
+
+
+class Model(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+    description: str

@@ -1,0 +1,66 @@
+"""Typed errors that cross the gateway's seams; the API maps each to an OpenAI-shaped error body."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """An error a client can act on. ``status`` is the HTTP status the API answers with."""
+
+    status: int = 400
+    type: str = "invalid_request_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 extra: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.extra = extra or {}
+
+    def to_body(self) -> dict:
+        error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        error.update(self.extra)
+        return {"error": error}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    code = "invalid_value"
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class NotFound(GatewayError):
+    status = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    code = "file_too_large"
+
+
+class UnsupportedMedia(GatewayError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class UndecodableUpload(GatewayError):
+    status = 422
+    code = "undecodable_media"
+
+
+class ModerationBlocked(GatewayError):
+    status = 400
+    code = "moderation_blocked"
+
+
+class NotReady(GatewayError):
+    status = 400
+    code = "video_not_ready"

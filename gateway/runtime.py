@@ -1,0 +1,101 @@
+"""The gateway's long-lived parts, built once from Settings and shared by the API, the worker and the CLI."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from .audit import AuditEvent, AuditLog
+from .auth import DEV_TENANT, KeyRing
+from .db import Database
+from .provenance import SigningMaterial, ensure_dev_ca, load_signing_material
+from .settings import Settings
+from .storage import AssetStore
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        settings.ensure_dirs()
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+        self.audit = AuditLog(self.db)
+        self.assets = AssetStore(settings.media_dir)
+        self.keys = KeyRing(self.db, settings.api_key_grants)
+        self._load_lock = threading.Lock()
+        self._loaded: dict[str, object] = {}
+
+    # -- signing and trust -------------------------------------------------------------------
+    @cached_property
+    def signing(self) -> SigningMaterial:
+        s = self.settings
+        if s.signing_cert_chain or s.signing_key:
+            if not (s.signing_cert_chain and s.signing_key):
+                from .provenance import ProvenanceKeyError
+
+                raise ProvenanceKeyError(
+                    "Set both HALLMARK_SIGNING_CERT_CHAIN and HALLMARK_SIGNING_KEY, or neither (dev CA)."
+                )
+            return load_signing_material(s.signing_cert_chain, s.signing_key)
+        existed = (s.keys_dir / "signing-cert.pem").exists()
+        material = ensure_dev_ca(s.keys_dir, organization=s.organization)
+        if not existed:
+            self.audit.append(AuditEvent(event="keys.created", actor="system",
+                                         data={"kind": "development CA", "dir": str(s.keys_dir)}))
+        return material
+
+    @cached_property
+    def trust_anchors_pem(self) -> str | None:
+        parts: list[str] = []
+        if self.settings.trust_anchors:
+            parts.append(Path(self.settings.trust_anchors).read_text())
+        if self.settings.dev_mode and self.signing.root_pem:
+            parts.append(self.signing.root_pem.decode())
+        return "\n".join(parts) or None
+
+    # -- models (loaded on first use, once, even when the warm-up thread and a request race) -------
+    def _once(self, name: str, factory):
+        if name not in self._loaded:
+            with self._load_lock:
+                if name not in self._loaded:
+                    self._loaded[name] = factory()
+        return self._loaded[name]
+
+    @property
+    def classifier(self):
+        from classifiers import PromptClassifier
+
+        return self._once("classifier", PromptClassifier.load)
+
+    @property
+    def generator(self):
+        from generator import load_builtin
+
+        return self._once("generator", lambda: load_builtin(self.settings.generator_weights))
+
+    @property
+    def policies(self):
+        from policies import PolicyRegistry
+
+        return self._once("policies", PolicyRegistry)
+
+    def policy_engine(self):
+        from policies import PolicyEngine
+
+        return PolicyEngine(self.policies.get(self.settings.policy_pack))
+
+    # -- first start -------------------------------------------------------------------------
+    def ensure_dev_key(self) -> str | None:
+        """Make a development API key when none is configured; returns it (to print once) or None."""
+        if self.keys.has_any():
+            return None
+        key = self.keys.create_key(DEV_TENANT)
+        path = self.settings.data_dir / "dev-api-key.txt"
+        path.write_text(key + "\n")
+        path.chmod(0o600)
+        self.audit.append(AuditEvent(event="apikey.created", actor="system", tenant=DEV_TENANT,
+                                     data={"kind": "development key"}))
+        return key
+
+    def close(self) -> None:
+        self.db.dispose()
