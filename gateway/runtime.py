@@ -37,7 +37,7 @@ class Runtime:
                     "Set both HALLMARK_SIGNING_CERT_CHAIN and HALLMARK_SIGNING_KEY, or neither (dev CA)."
                 )
             return load_signing_material(s.signing_cert_chain, s.signing_key)
-        existed = (s.keys_dir / "signing-cert.pem").exists()
+        existed = (s.keys_dir / "dev-signer.pem").exists()
         material = ensure_dev_ca(s.keys_dir, organization=s.organization)
         if not existed:
             self.audit.append(AuditEvent(event="keys.created", actor="system",

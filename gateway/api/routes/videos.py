@@ -10,6 +10,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
+from generator import MAX_SECONDS as GEN_MAX_SECONDS
+from generator import MIN_SECONDS as GEN_MIN_SECONDS
+from generator import SUPPORTED_SIZES
+
 from ...auth import Principal
 from ...errors import InvalidRequest, UndecodableUpload, UnsupportedMedia
 from ...jobs import JobService, NewVideo
@@ -24,7 +28,7 @@ router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
 POLL_AFTER_MS = "500"
 _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
-MIN_SECONDS, MAX_SECONDS = 1, 20
+MIN_SECONDS, MAX_SECONDS = int(GEN_MIN_SECONDS), int(GEN_MAX_SECONDS)
 
 
 def parse_seconds(raw: str | None, default: int) -> int:
@@ -41,17 +45,14 @@ def parse_seconds(raw: str | None, default: int) -> int:
 
 
 def parse_size(raw: str | None, default: str) -> tuple[int, int]:
-    from generator import GeneratorError, validate_size
-
     text = (raw or default).strip()
     match = _SIZE.match(text)
     if not match:
         raise InvalidRequest(f"'size' must look like WIDTHxHEIGHT (e.g. '256x256'), got {text[:40]!r}.", param="size")
     size = (int(match.group(1)), int(match.group(2)))
-    try:
-        validate_size(size)
-    except GeneratorError as exc:
-        raise InvalidRequest(f"Unsupported size {text!r}: {exc}", param="size") from exc
+    problem = SUPPORTED_SIZES.problem(size)
+    if problem:
+        raise InvalidRequest(f"Unsupported size {text!r}: {problem}.", param="size")
     return size
 
 

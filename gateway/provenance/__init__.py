@@ -1,0 +1,32 @@
+"""C2PA provenance: signing keys and certificates, the Hallmark manifest, signing and reading."""
+
+from .keys import (
+    ProvenanceKeyError,
+    SigningMaterial,
+    describe_material,
+    end_entity_profile_problems,
+    ensure_dev_ca,
+    load_signing_material,
+)
+from .manifest import GenerationClaim, build_manifest, content_id_binding_value
+from .read import ProvenanceReport, ProvenanceState, read_provenance, strip_manifest
+from .sign import SIGNABLE_MIME_TYPES, SigningError, sign_asset
+
+__all__ = [
+    "ProvenanceKeyError",
+    "SigningMaterial",
+    "describe_material",
+    "end_entity_profile_problems",
+    "ensure_dev_ca",
+    "load_signing_material",
+    "GenerationClaim",
+    "build_manifest",
+    "content_id_binding_value",
+    "ProvenanceReport",
+    "ProvenanceState",
+    "read_provenance",
+    "strip_manifest",
+    "SIGNABLE_MIME_TYPES",
+    "SigningError",
+    "sign_asset",
+]

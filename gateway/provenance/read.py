@@ -1,0 +1,217 @@
+"""Read and validate the C2PA manifest of an asset and say, plainly, what it proves."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import c2pa
+from cryptography import x509
+
+from ..media import top_level_boxes
+from ._context import c2pa_context
+from .manifest import GENERATION_ASSERTION_LABEL, SOFT_BINDING_LABEL
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ProvenanceState",
+    "ProvenanceReport",
+    "read_provenance",
+    "strip_manifest",
+    "C2PA_BOX_UUID",
+    "CODE_FORMAT_UNSUPPORTED",
+    "CODE_ASSET_UNREADABLE",
+    "CODE_MANIFEST_UNREADABLE",
+]
+
+ProvenanceState = Literal["trusted", "valid", "invalid", "not_present"]
+
+# The ISO-BMFF user type of a C2PA manifest box (C2PA spec, "Embedding manifests into BMFF").
+C2PA_BOX_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+
+# Our own codes, for outcomes c2pa-rs reports as errors rather than validation statuses.
+CODE_FORMAT_UNSUPPORTED = "hallmark.format.unsupported"  # c2pa-rs cannot read this format at all
+CODE_ASSET_UNREADABLE = "hallmark.asset.unreadable"  # the asset cannot be parsed and shows no manifest
+CODE_MANIFEST_UNREADABLE = "hallmark.manifest.unreadable"  # a manifest is there but cannot be parsed
+
+_STATES: dict[str, ProvenanceState] = {"Trusted": "trusted", "Valid": "valid", "Invalid": "invalid"}
+
+
+@dataclass(frozen=True)
+class ProvenanceReport:
+    """The outcome of reading an asset's C2PA manifest.
+
+    ``state``: ``trusted`` (signature holds and the signer chains to a configured anchor),
+    ``valid`` (signature holds, signer not trusted), ``invalid`` (something was altered or
+    cannot be verified; see ``validation_codes``), ``not_present`` (no manifest).
+    The other fields are read from the active manifest even when it is invalid: gate any
+    decision on ``state``, never on the presence of ``generation``.
+    ``validation_codes`` lists failure codes only (e.g. ``assertion.bmffHash.mismatch``,
+    ``signingCredential.untrusted``), never success codes.
+    """
+
+    state: ProvenanceState
+    issuer: str | None = None
+    generated_at: str | None = None
+    claim_generator: str | None = None
+    generation: dict | None = None
+    soft_bindings: list[dict] = field(default_factory=list)
+    validation_codes: list[str] = field(default_factory=list)
+    manifest_json: dict | None = None
+    active_manifest_id: str | None = None
+
+    @property
+    def detected(self) -> bool:
+        return self.state != "not_present"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _has_c2pa_box(data: bytes) -> bool:
+    return any(
+        box_type == "uuid" and _box_user_type(data, offset) == C2PA_BOX_UUID
+        for box_type, offset, _ in top_level_boxes(data)
+    )
+
+
+def _box_user_type(data: bytes, offset: int) -> bytes:
+    header = 16 if int.from_bytes(data[offset : offset + 4], "big") == 1 else 8
+    return bytes(data[offset + header : offset + header + 16])
+
+
+def _looks_like_it_has_a_manifest(data: bytes) -> bool:
+    # BMFF: a C2PA uuid box; JPEG/PNG/others: a JUMBF superbox labelled "c2pa".
+    return _has_c2pa_box(data) or (b"jumb" in data and b"c2pa" in data)
+
+
+def _base_label(label: str) -> str:
+    return label.split("__", 1)[0]  # c2pa-rs suffixes repeated assertions: "label__1"
+
+
+def _failure_codes(store: dict) -> list[str]:
+    codes: list[str] = []
+    results = store.get("validation_results") or {}
+    for entry in (results.get("activeManifest") or {}).get("failure", []) or []:
+        codes.append(entry.get("code"))
+    for delta in results.get("ingredientDeltas", []) or []:
+        for entry in (delta.get("validationDeltas") or {}).get("failure", []) or []:
+            codes.append(entry.get("code"))
+    for entry in store.get("validation_status", []) or []:
+        codes.append(entry.get("code"))
+    return list(dict.fromkeys(code for code in codes if code))
+
+
+def _claim_generator(manifest: dict) -> str | None:
+    info = manifest.get("claim_generator_info") or []
+    if info and isinstance(info[0], dict) and info[0].get("name"):
+        return " ".join(str(part) for part in (info[0]["name"], info[0].get("version")) if part)
+    return manifest.get("claim_generator")
+
+
+def _report(store: dict, *, anchors_given: bool) -> ProvenanceReport:
+    active_id = store.get("active_manifest")
+    manifest: dict[str, Any] = (store.get("manifests") or {}).get(active_id) or {}
+    codes = _failure_codes(store)
+    state = _STATES.get(store.get("validation_state") or "", "invalid")
+    if state == "trusted" and not anchors_given:
+        state = "valid"  # trust is ours to configure; never inherit it from library defaults
+
+    generation = None
+    soft_bindings: list[dict] = []
+    created_when = None
+    for assertion in manifest.get("assertions", []) or []:
+        label = _base_label(assertion.get("label", ""))
+        data = assertion.get("data") or {}
+        if label == GENERATION_ASSERTION_LABEL and generation is None:
+            generation = data
+        elif label == SOFT_BINDING_LABEL:
+            for block in data.get("blocks", []) or []:
+                soft_bindings.append(
+                    {"alg": data.get("alg"), "value": block.get("value"), "scope": block.get("scope", {})}
+                )
+        elif label in ("c2pa.actions", "c2pa.actions.v2"):
+            for action in data.get("actions", []) or []:
+                if action.get("action") == "c2pa.created" and created_when is None:
+                    created_when = action.get("when")
+    signature = manifest.get("signature_info") or {}
+    generated_at = (generation or {}).get("created_at") or created_when or signature.get("time")
+    return ProvenanceReport(
+        state=state,
+        issuer=signature.get("issuer") or signature.get("common_name"),
+        generated_at=generated_at,
+        claim_generator=_claim_generator(manifest),
+        generation=generation,
+        soft_bindings=soft_bindings,
+        validation_codes=codes,
+        manifest_json=store,
+        active_manifest_id=active_id,
+    )
+
+
+def _check_anchors(pem: str) -> None:
+    """Refuse a malformed anchor bundle loudly: c2pa-rs would silently skip parts of it."""
+    try:
+        anchors = x509.load_pem_x509_certificates(pem.encode("ascii") if isinstance(pem, str) else pem)
+    except ValueError as exc:
+        raise ValueError(f"trust_anchors_pem is not a PEM bundle of certificates: {exc}") from exc
+    if not anchors:
+        raise ValueError("trust_anchors_pem holds no certificate")
+
+
+def read_provenance(data: bytes, mime: str, *, trust_anchors_pem: str | None) -> ProvenanceReport:
+    """Read and validate the C2PA manifest in ``data`` (offline: nothing is fetched).
+
+    ``trust_anchors_pem`` are the PEM roots whose chains count as ``trusted``; pass None to
+    trust nobody (a correctly signed file then reads as ``valid``). Unsigned, unsupported
+    or corrupt inputs never raise: they read as ``not_present`` or ``invalid`` with a code.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if trust_anchors_pem:
+        _check_anchors(trust_anchors_pem)
+    if not data:
+        return ProvenanceReport(state="not_present", validation_codes=[CODE_ASSET_UNREADABLE])
+    if mime not in c2pa.Reader.get_supported_mime_types():
+        return ProvenanceReport(state="not_present", validation_codes=[CODE_FORMAT_UNSUPPORTED])
+    context = c2pa_context(user_anchors_pem=trust_anchors_pem or None)
+    try:
+        with context:
+            reader = c2pa.Reader.try_create(mime, io.BytesIO(data), context=context)
+            if reader is None:
+                return ProvenanceReport(state="not_present")
+            with reader:
+                store = json.loads(reader.json())
+    except c2pa.C2paError as exc:
+        if _looks_like_it_has_a_manifest(data):
+            logger.info("C2PA manifest present but unreadable: %s", exc)
+            return ProvenanceReport(state="invalid", validation_codes=[CODE_MANIFEST_UNREADABLE])
+        logger.info("Asset unreadable for C2PA, no manifest seen: %s", exc)
+        return ProvenanceReport(state="not_present", validation_codes=[CODE_ASSET_UNREADABLE])
+    return _report(store, anchors_given=bool(trust_anchors_pem))
+
+
+def strip_manifest(data: bytes) -> bytes:
+    """Blank every top-level C2PA ``uuid`` box of an MP4, leaving a file with no manifest.
+
+    Each box is turned into a ``free`` box of the same size with zeroed content rather
+    than cut out, so the chunk offsets in ``moov`` stay correct and the video still plays.
+
+    Raises:
+        ValueError: ``data`` is not an ISO-BMFF file (MP4/MOV).
+    """
+    if len(data) < 8 or bytes(data[4:8]) != b"ftyp":
+        raise ValueError("strip_manifest works on ISO-BMFF (MP4/MOV) files that start with an ftyp box")
+    out = bytearray(data)
+    for box_type, offset, size in list(top_level_boxes(data)):
+        if box_type == "uuid" and _box_user_type(data, offset) == C2PA_BOX_UUID:
+            header = 16 if int.from_bytes(data[offset : offset + 4], "big") == 1 else 8
+            out[offset + 4 : offset + 8] = b"free"
+            out[offset + header : offset + size] = bytes(size - header)
+    return bytes(out)

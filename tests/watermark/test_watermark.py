@@ -1,0 +1,249 @@
+"""The public watermark API: round trip, quality, robustness to the claimed attacks, false positives, input checks."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import pathlib
+
+import numpy as np
+import pytest
+import wm_attacks as attacks
+import wm_content as content
+
+import watermark
+from watermark import Detection, WatermarkError
+
+PAYLOAD = 0xC0FFEE0DDBA11F05  # 64 bits, top and bottom bit set
+FPS = 24
+
+
+@pytest.fixture(scope="module")
+def clip() -> np.ndarray:
+    """Two seconds of natural-looking 256 x 256 video with panning texture and moving shapes."""
+    return content.natural_clip(48, 256, 256, seed=11, texture=25.0)
+
+
+@pytest.fixture(scope="module")
+def marked(clip) -> np.ndarray:
+    return watermark.embed(clip, PAYLOAD)
+
+
+# --- API surface -------------------------------------------------------------------------
+
+
+def test_public_api():
+    assert watermark.ALGORITHM == "com.hallmark.wm.dct-ss.1"
+    assert watermark.PAYLOAD_BITS == 64
+    assert issubclass(WatermarkError, ValueError)
+    detection = Detection(payload=None, confidence=0.0, soft_bits=np.zeros(64))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        detection.payload = 1  # type: ignore[misc]
+
+
+def test_package_imports_no_other_project_package():
+    allowed = {"__future__", "dataclasses", "functools", "hashlib", "math", "numbers", "numpy"}
+    package_dir = pathlib.Path(watermark.__file__).parent
+    for path in package_dir.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+# --- round trip and quality --------------------------------------------------------------
+
+
+def test_roundtrip_exact_payload(clip, marked):
+    assert marked.shape == clip.shape and marked.dtype == np.uint8
+    found = watermark.extract(marked)
+    assert found.payload == PAYLOAD
+    assert found.confidence == pytest.approx(1.0)
+    assert found.soft_bits.shape == (64,)
+    assert np.all(np.abs(found.soft_bits) <= 1.0)
+    expected_bits = np.array([(PAYLOAD >> (63 - i)) & 1 for i in range(64)])
+    assert np.array_equal(found.soft_bits > 0, expected_bits == 1)
+
+
+def test_embed_does_not_modify_its_input(clip):
+    before = clip.copy()
+    watermark.embed(clip, 1)
+    assert np.array_equal(clip, before)
+
+
+@pytest.mark.parametrize("payload", [0, 2**64 - 1, 0x0123456789ABCDEF])
+def test_roundtrip_extreme_payloads_from_one_frame(clip, payload):
+    frame = clip[0]
+    marked_frame = watermark.embed(frame, payload)
+    assert marked_frame.shape == frame.shape
+    assert watermark.extract(marked_frame).payload == payload
+
+
+@pytest.mark.parametrize(
+    ("height", "width"), [(128, 128), (360, 640), (720, 1280), (130, 251), (128, 1024)]
+)
+def test_roundtrip_sizes(height, width):
+    frames = content.natural_clip(2, height, width, seed=height + width)
+    marked = watermark.embed(frames, PAYLOAD)
+    assert marked.shape == frames.shape
+    assert watermark.extract(marked).payload == PAYLOAD
+    assert watermark.extract(marked[1]).payload == PAYLOAD
+
+
+def test_psnr_at_default_strength(clip, marked):
+    assert attacks.psnr(clip, marked) >= 40.0
+    for frames in (
+        content.natural_clip(4, 128, 128, seed=3, texture=40.0),
+        content.natural_clip(4, 360, 640, seed=4, texture=8.0),
+        content.dark_clip(4, 256, 256, seed=5),
+        content.flat_clip(4, 256, 256, (200, 200, 200)),
+    ):
+        assert attacks.psnr(frames, watermark.embed(frames, PAYLOAD)) >= 40.0
+
+
+def test_strength_trades_psnr_for_amplitude(clip):
+    frames = clip[:4]
+    weak = attacks.psnr(frames, watermark.embed(frames, PAYLOAD, strength=0.5))
+    default = attacks.psnr(frames, watermark.embed(frames, PAYLOAD))
+    strong = attacks.psnr(frames, watermark.embed(frames, PAYLOAD, strength=2.0))
+    assert weak > default + 4 and default > strong + 4
+
+
+def test_no_flicker(clip, marked):
+    """The mark may drift slowly with the content but must not jump from frame to frame."""
+    mark = (marked.astype(np.float64) - clip) @ np.array([0.299, 0.587, 0.114])
+    mark_rms = np.sqrt(np.mean(mark**2))
+    frame_to_frame_rms = np.sqrt(np.mean(np.diff(mark, axis=0) ** 2))
+    assert frame_to_frame_rms < 0.1 * mark_rms
+
+
+# --- robustness ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("crf", [18, 23])
+def test_survives_h264(marked, crf):
+    decoded = attacks.h264(marked, crf=crf, fps=FPS)
+    assert decoded.shape == marked.shape
+    assert watermark.extract(decoded).payload == PAYLOAD
+
+
+def test_survives_one_second_excerpt_reencoded(marked):
+    excerpt = attacks.h264(attacks.excerpt(marked, start=17, length=FPS), crf=23, fps=FPS)
+    assert watermark.extract(excerpt).payload == PAYLOAD
+
+
+def test_survives_h264_on_flat_and_dark_content():
+    for frames in (content.flat_clip(24, 128, 192, (90, 140, 60)), content.dark_clip(24, 256, 256, seed=6)):
+        decoded = attacks.h264(watermark.embed(frames, PAYLOAD), crf=23, fps=FPS)
+        assert watermark.extract(decoded).payload == PAYLOAD
+
+
+def test_survives_jpeg_75_on_one_frame(marked):
+    assert watermark.extract(attacks.jpeg(marked[:1], quality=75)).payload == PAYLOAD
+
+
+def test_survives_gaussian_noise_on_one_frame(marked):
+    assert watermark.extract(attacks.gaussian_noise(marked[:1], sigma=3.0)).payload == PAYLOAD
+
+
+def test_survives_brightness_on_one_frame(marked):
+    assert watermark.extract(attacks.brightness(marked[:1], offset=20)).payload == PAYLOAD
+
+
+def test_survives_resize_half_and_back(marked):
+    assert watermark.extract(attacks.resize_and_back(marked[:1], factor=0.5)).payload == PAYLOAD
+    assert watermark.extract(attacks.resize_and_back(marked[:8], factor=0.5)).payload == PAYLOAD
+
+
+def test_survives_cropping_bottom_and_right(marked):
+    assert watermark.extract(marked[:4, :200, :170]).payload == PAYLOAD
+
+
+def test_small_frames_survive_jpeg():
+    frame = content.natural_clip(1, 128, 128, seed=12, texture=30.0)
+    assert watermark.extract(attacks.jpeg(watermark.embed(frame, PAYLOAD), quality=75)).payload == PAYLOAD
+
+
+# --- false positives ----------------------------------------------------------------------
+
+
+def _unmarked_inputs():
+    rng = np.random.default_rng(99)
+    for i in range(80):
+        yield rng.integers(0, 256, size=(128, 128 + 8 * (i % 4), 3), dtype=np.uint8)
+    for i in range(70):
+        yield content.natural_clip(2, 128, 160, seed=500 + i, texture=float(4 + i % 40))
+    for i in range(30):
+        yield content.flat_clip(1, 128, 128, tuple(int(v) for v in rng.integers(0, 256, size=3)))
+    for i in range(16):
+        yy, xx = np.mgrid[0:128, 0:192]
+        period = 2 + i
+        stripes = ((yy // period + (xx // period) * (i % 2)) % 2 * 255).astype(np.uint8)
+        yield np.repeat(stripes[..., None], 3, axis=2)
+    for i in range(4):
+        yield attacks.h264(content.natural_clip(12, 128, 128, seed=800 + i), crf=23, fps=FPS)
+
+
+def test_no_false_positive_on_unmarked_inputs():
+    reported = []
+    count = 0
+    for frames in _unmarked_inputs():
+        found = watermark.extract(frames)
+        count += 1
+        if found.payload is not None or found.confidence != 0.0:
+            reported.append((count, found.payload, found.confidence))
+    assert count >= 200
+    assert reported == []
+
+
+def test_marked_clip_reports_its_own_payload_only(clip):
+    other = watermark.embed(clip[:4], 7)
+    assert watermark.extract(other).payload == 7
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+GOOD = np.zeros((2, 128, 128, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        GOOD.tolist(),
+        GOOD.astype(np.float32),
+        GOOD.astype(np.uint16),
+        np.zeros((128, 128), dtype=np.uint8),
+        np.zeros((2, 128, 128, 4), dtype=np.uint8),
+        np.zeros((1, 2, 128, 128, 3), dtype=np.uint8),
+        np.zeros((0, 128, 128, 3), dtype=np.uint8),
+        np.zeros((2, 127, 256, 3), dtype=np.uint8),
+        np.zeros((2, 256, 64, 3), dtype=np.uint8),
+    ],
+)
+def test_bad_frames_raise(frames):
+    with pytest.raises(WatermarkError):
+        watermark.embed(frames, 1)
+    with pytest.raises(WatermarkError):
+        watermark.extract(frames)
+
+
+@pytest.mark.parametrize("payload", [-1, 2**64, 1.5, "1", True, None])
+def test_bad_payload_raises(payload):
+    with pytest.raises(WatermarkError):
+        watermark.embed(GOOD, payload)
+
+
+@pytest.mark.parametrize("strength", [0.0, -1.0, float("nan"), float("inf"), 100.0, True, "1"])
+def test_bad_strength_raises(strength):
+    with pytest.raises(WatermarkError):
+        watermark.embed(GOOD, 1, strength=strength)
+
+
+def test_numpy_integer_payload_is_accepted():
+    assert watermark.extract(watermark.embed(GOOD[:1] + 100, np.uint64(2**64 - 1))).payload == 2**64 - 1
