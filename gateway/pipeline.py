@@ -8,7 +8,6 @@ The API's worker and ``hallmark generate`` both run exactly this module.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from . import __version__
 from .audit import AuditEvent
 from .errors import ModerationBlocked
 from .media import encode_mp4, thumbnail_jpeg
-from .provenance import GenerationClaim, build_manifest, sign_asset
+from .provenance import GenerationClaim, build_manifest, content_id_binding_value, describe_material, sign_asset
 from .registry import Registry, content_id_hex, fingerprints
 from .runtime import Runtime
 
@@ -123,7 +122,7 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
         model_version=getattr(model, "version", "1"), seed=job.seed, policy=job.policy,
         decision_id=job.decision_id, prompt_sha256=prompt_sha256(job.prompt),
         created_at=datetime.now(timezone.utc), watermark_alg=watermark.ALGORITHM,
-        watermark_value=base64.b64encode(job.content_id.to_bytes(8, "big")).decode(),
+        watermark_value=content_id_binding_value(job.content_id),
         software_version=__version__,
     )
     manifest = build_manifest(claim)
@@ -146,6 +145,4 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
 
 
 def _signer_fingerprint(rt: Runtime) -> str:
-    from .provenance import describe_material
-
     return str(describe_material(rt.signing).get("sha256_fingerprint", ""))

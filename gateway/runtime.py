@@ -61,23 +61,33 @@ class Runtime:
                     self._loaded[name] = factory()
         return self._loaded[name]
 
+    # Imports happen inside the lock too: transformers' lazy module is not safe to import from two threads.
     @property
     def classifier(self):
-        from classifiers import PromptClassifier
+        def load():
+            from classifiers import PromptClassifier
 
-        return self._once("classifier", PromptClassifier.load)
+            return PromptClassifier.load()
+
+        return self._once("classifier", load)
 
     @property
     def generator(self):
-        from generator import load_builtin
+        def load():
+            from generator import load_builtin
 
-        return self._once("generator", lambda: load_builtin(self.settings.generator_weights))
+            return load_builtin(self.settings.generator_weights)
+
+        return self._once("generator", load)
 
     @property
     def policies(self):
-        from policies import PolicyRegistry
+        def load():
+            from policies import PolicyRegistry
 
-        return self._once("policies", PolicyRegistry)
+            return PolicyRegistry()
+
+        return self._once("policies", load)
 
     def policy_engine(self):
         from policies import PolicyEngine

@@ -42,7 +42,7 @@ class Verdict:
 
     @property
     def generated_here(self) -> bool:
-        return self.registry is not None or self.c2pa.state == "trusted" and self.c2pa.generation is not None
+        return self.registry is not None or (self.c2pa.state == "trusted" and self.c2pa.generation is not None)
 
     def results(self) -> list[dict]:
         c2pa = {

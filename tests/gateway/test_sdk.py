@@ -28,10 +28,9 @@ def test_sdk_create_poll_download_check(client, tmp_path):
     assert check.object == "content_provenance_check"
     c2pa = check.results[0]
     assert c2pa.type == "c2pa" and c2pa.validation_state == "trusted" and c2pa.outcome == "detected"
-    watermark = check.results[1]
-    assert watermark.type == "watermark"
-    assert watermark.model_extra.get("content_id") == video.model_extra["content_id"] or \
-        getattr(watermark, "content_id", None) == video.model_extra["content_id"]
+    watermark = check.results[1].to_dict()
+    assert watermark["type"] == "watermark" and watermark["outcome"] == "detected"
+    assert watermark["content_id"] == video.to_dict()["content_id"]
 
     deleted = client.videos.delete(video.id)
     assert deleted.deleted is True
