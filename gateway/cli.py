@@ -19,8 +19,8 @@ app = typer.Typer(help="Hallmark: moderated, watermarked, C2PA-signed video gene
                   no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="The signing keys and certificates.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _runtime(data_dir: Optional[Path]):

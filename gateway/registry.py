@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timezone
 from dataclasses import dataclass
 
 import imagehash
@@ -82,6 +83,8 @@ class Registry:
 
 
 def _match(row: RegistryRecord, method: str, distance: int | None = None) -> RegistryMatch:
-    created = row.created_at.isoformat() if row.created_at else ""
+    created = ""
+    if row.created_at is not None:  # SQLite returns naive datetimes; they are stored in UTC
+        created = row.created_at.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
     return RegistryMatch(content_id=row.content_id, video_id=row.video_id, model=row.model,
                          created_at=created, method=method, distance=distance)

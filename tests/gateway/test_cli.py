@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 
-def hallmark(*args: str, data_dir: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+def hallmark(*args: str, data_dir: Path, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gateway", *args, "--data-dir", str(data_dir)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def test_verify_reports_trusted_and_content_id(gateway, completed_video, tmp_path):
@@ -25,6 +26,16 @@ def test_verify_reports_trusted_and_content_id(gateway, completed_video, tmp_pat
     assert body["generated_by_this_gateway"] is True
     assert body["results"][0]["validation_state"] == "trusted"
     assert body["results"][1]["content_id"] == video["content_id"]
+
+
+def test_dev_root_is_trusted_only_in_dev_mode(gateway, completed_video, tmp_path):
+    _, mp4 = completed_video
+    path = tmp_path / "downloaded.mp4"
+    path.write_bytes(mp4)
+    result = hallmark("verify", str(path), "--json", data_dir=gateway.data_dir, env={"HALLMARK_DEV_MODE": "false"})
+    c2pa = json.loads(result.stdout)["results"][0]
+    assert c2pa["validation_state"] == "valid"
+    assert "signingCredential.untrusted" in c2pa["validation_codes"]
 
 
 def test_verify_unknown_file_exits_nonzero(gateway, tmp_path):
