@@ -54,8 +54,11 @@ class Moderation:
 
 def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, raise_on_block: bool = True) -> Moderation:
     """Score the prompt, let the tenant's policy decide, audit the decision; refuse what is not allowed."""
+    from classifiers import normalize_text
+
     scores = rt.classifier.score(prompt)
-    decision = rt.policy_engine().evaluate(text=prompt, scores=scores)
+    # Deny/allow phrases match the normalised text, so "n4k3d" meets the same rules as "naked".
+    decision = rt.policy_engine().evaluate(text=normalize_text(prompt), scores=scores)
     result = Moderation(
         decision_id="dec_" + secrets.token_hex(12), action=decision.action, policy=decision.policy,
         flagged=list(decision.flagged), categories={k: round(float(v), 4) for k, v in decision.categories.items()},
