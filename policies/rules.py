@@ -60,40 +60,36 @@ def _fmt_score(score: float, threshold: float) -> str:
     return f"{score:.{digits}f}"
 
 
-class DenyListRule:
+class _PhraseListRule:
+    """Fires when any of the pack's phrases occurs in the prompt (whole words, after normalisation)."""
+
+    name: str
+    action: str
+    list_name: str
+
+    def __init__(self, phrases: tuple[str, ...]) -> None:
+        self.phrases = phrases
+        self._patterns = [(p, _phrase_pattern(p)) for p in phrases]
+
+    def evaluate(self, subject: Subject) -> MatchedRule | None:
+        hits = [p for p, pattern in self._patterns if pattern.search(subject.text)]
+        if not hits:
+            return None
+        listed = ", ".join(repr(h) for h in hits)
+        plural = "s" if len(hits) > 1 else ""
+        return MatchedRule(self.name, self.action, f"{self.list_name} phrase{plural} {listed} found in the prompt")
+
+
+class DenyListRule(_PhraseListRule):
     """Any deny-list phrase in the prompt blocks it, whatever the scores."""
 
-    name = "deny_list"
-
-    def __init__(self, phrases: tuple[str, ...]) -> None:
-        self.phrases = phrases
-        self._patterns = [(p, _phrase_pattern(p)) for p in phrases]
-
-    def evaluate(self, subject: Subject) -> MatchedRule | None:
-        hits = [p for p, pattern in self._patterns if pattern.search(subject.text)]
-        if not hits:
-            return None
-        listed = ", ".join(repr(h) for h in hits)
-        return MatchedRule(self.name, "block", f"deny-list phrase{'s' if len(hits) > 1 else ''} {listed} found in "
-                                               "the prompt")
+    name, action, list_name = "deny_list", "block", "deny-list"
 
 
-class AllowListRule:
+class AllowListRule(_PhraseListRule):
     """An allow-list phrase in the prompt; the engine lets it lower a review to allow, never a block."""
 
-    name = "allow_list"
-
-    def __init__(self, phrases: tuple[str, ...]) -> None:
-        self.phrases = phrases
-        self._patterns = [(p, _phrase_pattern(p)) for p in phrases]
-
-    def evaluate(self, subject: Subject) -> MatchedRule | None:
-        hits = [p for p, pattern in self._patterns if pattern.search(subject.text)]
-        if not hits:
-            return None
-        listed = ", ".join(repr(h) for h in hits)
-        return MatchedRule(self.name, "allow", f"allow-list phrase{'s' if len(hits) > 1 else ''} {listed} found in "
-                                               "the prompt")
+    name, action, list_name = "allow_list", "allow", "allow-list"
 
 
 class CategoryThresholdRule:
