@@ -45,6 +45,7 @@ class JobService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._wake = threading.Event()
+        self._create_lock = threading.Lock()  # creation order (seq) is assigned one at a time
 
     # -- commands ------------------------------------------------------------------------------
     def create(self, principal: Principal, request: NewVideo, moderation: Moderation) -> VideoJob:
@@ -54,7 +55,7 @@ class JobService:
         if request.reference_png is not None:
             reference_path = f"{video_id}.reference.png"
             self.rt.assets.put(reference_path, request.reference_png)
-        with self.rt.db.session.begin() as session:
+        with self._create_lock, self.rt.db.session.begin() as session:
             seq = (session.scalar(select(func.max(VideoJob.seq))) or 0) + 1
             job = VideoJob(
                 id=video_id, seq=seq, tenant=principal.tenant, status="queued", progress=0,
@@ -185,6 +186,8 @@ class JobService:
             result = produce(self.rt, task, progress)
         except JobCancelled:
             log.info("job %s deleted while running", job.id)
+            self._finish(job.id, status="failed", error_code="cancelled",
+                         error_message="The video was deleted while it was being generated.")
             return
         except Exception as exc:  # the job fails with a reason; the worker lives on
             log.exception("job %s failed", job.id)
