@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .cli_audit import audit_app
+from .cli_works import works_app
 from .errors import GatewayError
 from .settings import Settings
 
@@ -19,6 +21,8 @@ app = typer.Typer(help="Hallmark: moderated, watermarked, C2PA-signed video gene
                   no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="The signing keys and certificates.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(works_app, name="works")
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 

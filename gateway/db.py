@@ -77,22 +77,67 @@ class RegistryRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     asset_sha256: Mapped[str] = mapped_column(String(64))
     fingerprints: Mapped[list] = mapped_column(JSON)  # perceptual hashes (hex) of sampled frames
-    manifest: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # the manifest JSON as signed
+    watermark_alg: Mapped[str] = mapped_column(String(64))
+    manifest_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)  # urn:c2pa:…
+    manifest_store: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # application/c2pa, as signed
+
+
+# SQLite only aliases INTEGER PRIMARY KEY to the rowid; elsewhere audit indexes need 64 bits.
+_AuditInt = BigInteger().with_variant(Integer, "sqlite")
+
+
+class RegisteredWorkRow(Base):
+    """A rights holder's image or clip; prompts' reference images and generated outputs are matched against it."""
+
+    __tablename__ = "registered_works"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(256))
+    owner: Mapped[str] = mapped_column(String(256))
+    fingerprints: Mapped[list] = mapped_column(JSON)
+    asset_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AuditRow(Base):
-    """An append-only, hash-chained audit entry. There is no update or delete path in the code."""
+    """One audit log entry: a Merkle leaf. ``entry`` is the canonical JSON the leaf hash covers; the other columns
+    are copies for querying, checked against it by ``audit verify``. No update path exists in the code; the only
+    delete is retention pruning of the oldest entries, which keeps their leaf hashes in ``audit_tree``."""
 
-    __tablename__ = "audit_log"
-    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __tablename__ = "audit_entries"
+    index: Mapped[int] = mapped_column(_AuditInt, primary_key=True, autoincrement=False)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     tenant: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     actor: Mapped[str] = mapped_column(String(128))
     event: Mapped[str] = mapped_column(String(64), index=True)
     object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    data: Mapped[dict] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    entry_hash: Mapped[str] = mapped_column(String(64))
+    entry: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    @property
+    def data(self) -> dict:
+        import json
+
+        return json.loads(self.entry).get("data") or {}
+
+
+class AuditNodeRow(Base):
+    """A perfect Merkle subtree's hash; ``node = level << 48 | index`` covers leaves
+    [index·2^level, (index+1)·2^level). Level 0 holds every leaf hash ever appended (kept through retention),
+    so any tree head or proof reads O(log n) rows."""
+
+    __tablename__ = "audit_tree"
+    node: Mapped[int] = mapped_column(_AuditInt, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpointRow(Base):
+    """A signed tree head (C2SP signed note), one per tree size that was checkpointed."""
+
+    __tablename__ = "audit_checkpoints"
+    tree_size: Mapped[int] = mapped_column(_AuditInt, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Database:
@@ -120,4 +165,5 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - tr
     cursor.close()
 
 
-__all__ = ["ApiKeyRow", "AuditRow", "Base", "Database", "RegistryRecord", "VideoJob", "utcnow"]
+__all__ = ["ApiKeyRow", "AuditCheckpointRow", "AuditNodeRow", "AuditRow", "Base", "Database", "RegistryRecord",
+           "VideoJob", "utcnow"]

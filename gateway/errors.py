@@ -36,6 +36,12 @@ class Unauthorized(GatewayError):
     code = "invalid_api_key"
 
 
+class Forbidden(GatewayError):
+    status = 403
+    type = "permission_error"
+    code = "insufficient_role"
+
+
 class NotFound(GatewayError):
     status = 404
     code = "not_found"
@@ -59,6 +65,13 @@ class UndecodableUpload(GatewayError):
 class ModerationBlocked(GatewayError):
     status = 400
     code = "moderation_blocked"
+
+
+class OutputBlocked(GatewayError):
+    """A generated output the policy refuses (e.g. it matches a registered work)."""
+
+    status = 400
+    code = "output_blocked"
 
 
 class NotReady(GatewayError):

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from .audit import AuditEvent
 from .auth import Principal
 from .db import VideoJob, utcnow
-from .errors import InvalidRequest, NotFound, NotReady
+from .errors import GatewayError, InvalidRequest, NotFound, NotReady
 from .pipeline import GenerationJob, Moderation, new_content_id, produce, prompt_sha256, video_id_for
 from .runtime import Runtime
 
@@ -188,6 +188,9 @@ class JobService:
             log.info("job %s deleted while running", job.id)
             self._finish(job.id, status="failed", error_code="cancelled",
                          error_message="The video was deleted while it was being generated.")
+            return
+        except GatewayError as exc:  # a refusal with its own code (e.g. the output matches a registered work)
+            self._finish(job.id, status="failed", error_code=exc.code or "generation_failed", error_message=exc.message)
             return
         except Exception as exc:  # the job fails with a reason; the worker lives on
             log.exception("job %s failed", job.id)

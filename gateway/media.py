@@ -297,8 +297,12 @@ def _pad_to_even(frames: np.ndarray) -> np.ndarray:
     return np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
 
 
-def encode_mp4(frames: np.ndarray, fps: float, *, crf: int = 18, preset: str = "medium") -> bytes:
+def encode_mp4(frames: np.ndarray, fps: float, *, crf: int = 18, preset: str = "medium",
+               metadata: dict[str, str] | None = None) -> bytes:
     """Encode T×H×W×3 uint8 RGB frames as an H.264 (libx264, yuv420p, BT.709) MP4 with faststart.
+
+    ``metadata`` entries are written as container-level tags (``moov/udta/meta`` keys), any key name
+    allowed — the AIGC implicit label of GB 45438 is one of them.
 
     Odd widths or heights are padded by one replicated row/column, because 4:2:0
     chroma needs even dimensions; the output can therefore be one pixel larger
@@ -317,7 +321,10 @@ def encode_mp4(frames: np.ndarray, fps: float, *, crf: int = 18, preset: str = "
     # BytesIO, because the muxer rewrites the file in a second pass: use a temp file.
     with tempfile.TemporaryDirectory(prefix="hallmark-encode-") as tmp:
         path = Path(tmp) / "out.mp4"
-        with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+        movflags = "+faststart+use_metadata_tags" if metadata else "+faststart"
+        with av.open(str(path), mode="w", format="mp4", options={"movflags": movflags}) as container:
+            for key, value in (metadata or {}).items():
+                container.metadata[key] = value
             stream = container.add_stream("libx264", rate=rate)
             stream.width = width
             stream.height = height
@@ -358,6 +365,15 @@ def thumbnail_jpeg(frames: np.ndarray, *, max_side: int = 512, quality: int = 85
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality, optimize=True)
     return out.getvalue()
+
+
+def read_container_metadata(data: bytes) -> dict[str, str]:
+    """The container-level tags of a video (e.g. the AIGC implicit label)."""
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            return dict(container.metadata)
+    except (av.FFmpegError, ValueError) as exc:
+        raise UndecodableMedia(f"Cannot read the container: {exc}") from exc
 
 
 def probe_mp4(data: bytes) -> dict:

@@ -21,11 +21,20 @@ from generator import GenerationRequest
 
 from . import __version__
 from .audit import AuditEvent
-from .errors import ModerationBlocked
+from .errors import ModerationBlocked, OutputBlocked
+from .labels import Disclosure, draw_visible_label
 from .media import encode_mp4, thumbnail_jpeg
-from .provenance import GenerationClaim, build_manifest, content_id_binding_value, describe_material, sign_asset
-from .registry import Registry, content_id_hex, fingerprints
+from .provenance import (
+    GenerationClaim,
+    build_manifest,
+    content_id_binding_value,
+    describe_material,
+    read_provenance,
+    sign_asset_with_store,
+)
+from .registry import Registry, content_id_hex, fingerprint_frames
 from .runtime import Runtime
+from .works import WorkRegistry
 
 Progress = Callable[[int], None]
 
@@ -52,11 +61,16 @@ class Moderation:
     reasons: list[str]
 
 
-def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, raise_on_block: bool = True) -> Moderation:
-    """Score the prompt, let the tenant's policy decide, audit the decision; refuse what is not allowed."""
+def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, reference: np.ndarray | None = None,
+             raise_on_block: bool = True) -> Moderation:
+    """Score the prompt (and the reference image against registered works), let the policy decide, audit the
+    decision; refuse what is not allowed."""
     from classifiers import normalize_text
 
-    scores = rt.classifier.score(prompt)
+    scores = dict(rt.classifier.score(prompt))
+    work = WorkRegistry(rt).matcher().score(reference) if reference is not None else None
+    if work is not None and work.work_id is not None:
+        scores["ip"] = max(scores["ip"], work.similarity)
     # Deny/allow phrases match the normalised text, so "n4k3d" meets the same rules as "naked".
     decision = rt.policy_engine().evaluate(text=normalize_text(prompt), scores=scores)
     result = Moderation(
@@ -68,7 +82,8 @@ def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, raise_on_bloc
         event="policy.decision", actor=actor, tenant=tenant, object_id=result.decision_id,
         data={"action": result.action, "policy": result.policy, "flagged": result.flagged,
               "scores": result.categories, "reasons": result.reasons,
-              "classifier": rt.classifier.name, "prompt_sha256": prompt_sha256(prompt)},
+              "classifier": rt.classifier.name, "prompt_sha256": prompt_sha256(prompt),
+              "registered_work": work.to_dict() if work is not None and work.work_id else None},
     ))
     if raise_on_block and result.action != "allow":
         verb = "blocked" if result.action == "block" else "held for review"
@@ -80,6 +95,23 @@ def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, raise_on_bloc
             extra={"categories": result.flagged, "decision_id": result.decision_id, "action": result.action},
         )
     return result
+
+
+def screen_output(rt: Runtime, job: "GenerationJob", frames: np.ndarray) -> None:
+    """classifiers.output: match the generated frames against registered works; the policy decides."""
+    work = WorkRegistry(rt).matcher().score(frames)
+    if work.work_id is None or work.similarity <= 0:
+        return
+    decision = rt.policy_engine().evaluate(text="", scores={"ip": work.similarity})
+    rt.audit.append(AuditEvent(
+        event="policy.output_decision", actor=job.actor, tenant=job.tenant, object_id=job.video_id,
+        data={"action": decision.action, "policy": decision.policy, "registered_work": work.to_dict(),
+              "reasons": [rule.reason for rule in decision.matched_rules]},
+    ))
+    if decision.action != "allow":
+        raise OutputBlocked(f"The generated video matches the registered work '{work.title}' ({work.work_id}, "
+                            f"similarity {work.similarity:.2f}); policy {decision.policy} says {decision.action}.",
+                            code="registered_work_match")
 
 
 @dataclass(frozen=True)
@@ -116,31 +148,44 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
         progress=lambda fraction: progress(2 + int(68 * fraction)),
     )
     progress(70)
-    marked = watermark.embed(clip.frames, job.content_id, strength=rt.settings.watermark_strength)
+    screen_output(rt, job, clip.frames)
+    labels = set(rt.policies.get(rt.settings.policy_pack).labels)
+    created_at = datetime.now(timezone.utc)
+    disclosure = Disclosure(provider=rt.settings.organization, system_name=model.name,
+                            system_version=getattr(model, "version", "1"), created_at=created_at,
+                            content_id=content_id_hex(job.content_id), software=f"Hallmark {__version__}")
+    frames = draw_visible_label(clip.frames, clip.fps) if "visible_label" in labels else clip.frames
+    marked = watermark.embed(frames, job.content_id, strength=rt.settings.watermark_strength)
     progress(82)
-    mp4 = encode_mp4(marked, clip.fps, crf=rt.settings.mp4_crf)
+    metadata = disclosure.aigc_metadata() if "aigc_metadata" in labels else None
+    mp4 = encode_mp4(marked, clip.fps, crf=rt.settings.mp4_crf, metadata=metadata)
     progress(92)
     claim = GenerationClaim(
         content_id=job.content_id, video_id=job.video_id, model=model.name,
         model_version=getattr(model, "version", "1"), seed=job.seed, policy=job.policy,
         decision_id=job.decision_id, prompt_sha256=prompt_sha256(job.prompt),
-        created_at=datetime.now(timezone.utc), watermark_alg=watermark.ALGORITHM,
+        created_at=created_at, watermark_alg=watermark.ALGORITHM,
         watermark_value=content_id_binding_value(job.content_id),
         software_version=__version__,
     )
     manifest = build_manifest(claim)
-    signed = sign_asset(mp4, "video/mp4", manifest, rt.signing)
+    manifest["assertions"].extend(disclosure.manifest_assertions(include_aigc="aigc_metadata" in labels))
+    signed_asset = sign_asset_with_store(mp4, "video/mp4", manifest, rt.signing)
+    signed = signed_asset.data
+    manifest_id = read_provenance(signed, "video/mp4", trust_anchors_pem=None).active_manifest_id
     progress(96)
     Registry(rt.db).record(
         content_id=job.content_id, video_id=job.video_id, tenant=job.tenant, model=model.name,
-        asset=signed, frame_hashes=fingerprints(marked), manifest=manifest,
+        asset=signed, frame_hashes=fingerprint_frames(marked), watermark_alg=watermark.ALGORITHM,
+        manifest_id=manifest_id, manifest_store=signed_asset.manifest_store,
     )
     rt.audit.append(AuditEvent(
         event="video.generated", actor=job.actor, tenant=job.tenant, object_id=job.video_id,
         data={"content_id": content_id_hex(job.content_id), "model": model.name, "seed": job.seed,
               "policy": job.policy, "decision_id": job.decision_id,
               "prompt_sha256": prompt_sha256(job.prompt), "asset_sha256": hashlib.sha256(signed).hexdigest(),
-              "signer": _signer_fingerprint(rt), "watermark_alg": watermark.ALGORITHM},
+              "signer": _signer_fingerprint(rt), "watermark_alg": watermark.ALGORITHM,
+              "manifest_id": manifest_id, "labels": sorted(labels)},
     ))
     progress(99)
     return MarkedVideo(mp4=signed, thumbnail=thumbnail_jpeg(marked), manifest=manifest,

@@ -19,7 +19,7 @@ class Runtime:
         settings.ensure_dirs()
         self.settings = settings
         self.db = Database(settings.resolved_database_url)
-        self.audit = AuditLog(self.db)
+        self.audit = AuditLog.from_settings(self.db, settings)
         self.assets = AssetStore(settings.media_dir)
         self.keys = KeyRing(self.db, settings.api_key_grants)
         self._load_lock = threading.Lock()

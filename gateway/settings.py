@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     watermark_strength: float = Field(default=1.0, gt=0)
     generator_weights: Path | None = Field(default=None, description="Folder of the built-in model's weights")
     organization: str = Field(default="Hallmark Dev", description="Organisation named in the dev CA and labels")
+    audit_origin: str = Field(default="hallmark.local/audit", pattern=r"^[^\s+]+$",
+                              description="Origin line and key name of the audit log's signed checkpoints")
+    audit_checkpoint_every: int = Field(default=1000, ge=0,
+                                        description="Sign a checkpoint every N appended entries (0: only on request)")
+    audit_retention_days: int = Field(default=184, ge=183,
+                                      description="Audit entries younger than this are never pruned (≥ 6 months)")
+    audit_prompts: Literal["hash", "encrypted"] = Field(
+        default="hash", description="Prompts in the audit log: SHA-256 only, or also AES-GCM encrypted")
 
     @field_validator("api_keys")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import watermark
 
@@ -11,7 +11,7 @@ from .audit import AuditEvent
 from .errors import UndecodableUpload, UnsupportedMedia
 from .media import MediaError, UndecodableMedia, UnsupportedMediaType, decode_media, sniff_mime
 from .provenance import ProvenanceReport, read_provenance
-from .registry import Registry, RegistryMatch, content_id_hex, fingerprints
+from .registry import Registry, RegistryMatch, content_id_hex, fingerprint_frames
 from .runtime import Runtime
 
 
@@ -38,7 +38,7 @@ class Verdict:
     c2pa: ProvenanceReport
     watermark: WatermarkResult
     registry: RegistryMatch | None
-    summary: list[str] = field(default_factory=list)
+    recovered: ProvenanceReport | None = None  # the registry's manifest store, validated against this file
 
     @property
     def generated_here(self) -> bool:
@@ -58,6 +58,11 @@ class Verdict:
         registry = {"type": "registry", "outcome": "matched" if self.registry else "not_matched"}
         if self.registry:
             registry.update(self.registry.to_dict())
+        if self.recovered is not None:
+            # Durable content credentials: the original manifest, checked against the bytes submitted.
+            registry["recovered_manifest"] = {"validation_state": self.recovered.state,
+                                              "issuer": self.recovered.issuer,
+                                              "validation_codes": list(self.recovered.validation_codes)}
         return [c2pa, self.watermark.to_dict(), registry]
 
 
@@ -77,11 +82,19 @@ def verify_bytes(rt: Runtime, data: bytes, *, tenant: str | None, actor: str) ->
     wm = _extract(media.frames)
     registry = Registry(rt.db)
     match = None
-    if wm.detected and wm.content_id is not None:
+    if c2pa.active_manifest_id and c2pa.state != "invalid":
+        match = registry.by_manifest_id(c2pa.active_manifest_id)
+    if match is None and wm.detected and wm.content_id is not None:
         match = registry.by_content_id(int(wm.content_id, 16))
     if match is None:
-        match = registry.by_fingerprint(fingerprints(media.frames))
-    verdict = Verdict(mime=mime, sha256=hashlib.sha256(data).hexdigest(), c2pa=c2pa, watermark=wm, registry=match)
+        match = registry.by_fingerprint(fingerprint_frames(media.frames))
+    recovered = None
+    if match is not None and c2pa.state == "not_present" and match.manifest_id:
+        store = registry.manifest_store(match.manifest_id)
+        if store:
+            recovered = read_provenance(data, mime, trust_anchors_pem=rt.trust_anchors_pem, manifest_store=store)
+    verdict = Verdict(mime=mime, sha256=hashlib.sha256(data).hexdigest(), c2pa=c2pa, watermark=wm, registry=match,
+                      recovered=recovered)
     rt.audit.append(AuditEvent(
         event="provenance.check", actor=actor, tenant=tenant, object_id=match.video_id if match else None,
         data={"asset_sha256": verdict.sha256, "mime": mime, "c2pa": c2pa.state,

@@ -17,6 +17,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 KEY_A = "hm-test-tenant-a"
 KEY_B = "hm-test-tenant-b"
+KEY_ADMIN = "hm-test-admin"
 MAX_UPLOAD = 3 * 1024 * 1024
 
 
@@ -33,6 +34,7 @@ class LiveGateway:
     settings: object
     key_a: str = KEY_A
     key_b: str = KEY_B
+    key_admin: str = KEY_ADMIN
     max_upload: int = MAX_UPLOAD
 
     def client(self, key: str | None = KEY_A) -> httpx.Client:
@@ -58,7 +60,7 @@ def gateway(tmp_path_factory) -> LiveGateway:
     from gateway.settings import Settings
 
     data_dir = tmp_path_factory.mktemp("hallmark-data")
-    settings = Settings(data_dir=data_dir, api_keys=f"{KEY_A}:tenant-a,{KEY_B}:tenant-b",
+    settings = Settings(data_dir=data_dir, api_keys=f"{KEY_A}:tenant-a,{KEY_B}:tenant-b,{KEY_ADMIN}:ops:admin",
                         max_upload_bytes=MAX_UPLOAD, default_size="128x128", default_seconds=2)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, announce=lambda _m: None), host="127.0.0.1",
@@ -80,7 +82,8 @@ def completed_video(gateway) -> tuple[dict, bytes]:
     """One video generated through the API and downloaded: shared by the verification tests."""
     with gateway.client() as http:
         created = http.post("/v1/videos", files={"prompt": (None, "a red circle moving right on a black background"),
-                                                 "size": (None, "128x128"), "seconds": (None, "2")})
+                                                 "size": (None, "128x128"), "seconds": (None, "2"),
+                                                 "seed": (None, "11")})
         assert created.status_code == 200, created.text
         video = gateway.wait_done(created.json()["id"])
         assert video["status"] == "completed", video

@@ -41,7 +41,7 @@ _CRC24_MASK = 0xFFFFFF
 # evidence from unmarked frames 0.650 +- 0.019); the gate turns away 90-95% of those before the
 # CRC is consulted, while keeping 99.5% of correct decodes at the weakest usable signal
 # (symbol SNR 0 dB). See README.md.
-MIN_CORRELATION = 0.675
+MIN_CORRELATION = 0.70
 # Correlation at which confidence saturates at 1 (a symbol SNR of about 5 dB).
 _FULL_CORRELATION = 0.85
 # Maps a message bit's log-likelihood ratio (in units of unit-RMS symbols) to [-1, 1] with tanh.

@@ -10,7 +10,7 @@ from .keys import (
 )
 from .manifest import GenerationClaim, build_manifest, content_id_binding_value
 from .read import ProvenanceReport, ProvenanceState, read_provenance, strip_manifest
-from .sign import SIGNABLE_MIME_TYPES, SigningError, sign_asset
+from .sign import SIGNABLE_MIME_TYPES, SignedAsset, SigningError, sign_asset, sign_asset_with_store
 
 __all__ = [
     "ProvenanceKeyError",
@@ -29,4 +29,6 @@ __all__ = [
     "SIGNABLE_MIME_TYPES",
     "SigningError",
     "sign_asset",
+    "sign_asset_with_store",
+    "SignedAsset",
 ]

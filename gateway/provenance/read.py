@@ -164,8 +164,13 @@ def _check_anchors(pem: str) -> None:
         raise ValueError("trust_anchors_pem holds no certificate")
 
 
-def read_provenance(data: bytes, mime: str, *, trust_anchors_pem: str | None) -> ProvenanceReport:
+def read_provenance(data: bytes, mime: str, *, trust_anchors_pem: str | None,
+                    manifest_store: bytes | None = None) -> ProvenanceReport:
     """Read and validate the C2PA manifest in ``data`` (offline: nothing is fetched).
+
+    With ``manifest_store`` (a manifest store kept apart from the asset, e.g. the registry's copy
+    of a stripped file's original), that store is validated against ``data`` instead of any
+    embedded one: C2PA's durable content credentials.
 
     ``trust_anchors_pem`` are the PEM roots whose chains count as ``trusted``; pass None to
     trust nobody (a correctly signed file then reads as ``valid``). Unsigned, unsupported
@@ -183,7 +188,10 @@ def read_provenance(data: bytes, mime: str, *, trust_anchors_pem: str | None) ->
     context = c2pa_context(user_anchors_pem=trust_anchors_pem or None)
     try:
         with context:
-            reader = c2pa.Reader.try_create(mime, io.BytesIO(data), context=context)
+            if manifest_store:
+                reader = c2pa.Reader(mime, io.BytesIO(data), manifest_data=manifest_store, context=context)
+            else:
+                reader = c2pa.Reader.try_create(mime, io.BytesIO(data), context=context)
             if reader is None:
                 return ProvenanceReport(state="not_present")
             with reader:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import c2pa
 
 from ._context import c2pa_context
 from .keys import SigningMaterial
 
-__all__ = ["SigningError", "SIGNABLE_MIME_TYPES", "sign_asset"]
+__all__ = ["SigningError", "SIGNABLE_MIME_TYPES", "SignedAsset", "sign_asset", "sign_asset_with_store"]
 
 # What the gateway signs. c2pa-rs supports more; these are the ones we produce and test.
 SIGNABLE_MIME_TYPES = frozenset({"video/mp4", "video/quicktime", "image/jpeg", "image/png"})
@@ -17,6 +18,12 @@ SIGNABLE_MIME_TYPES = frozenset({"video/mp4", "video/quicktime", "image/jpeg", "
 
 class SigningError(Exception):
     """c2pa-rs refused to sign: bad credentials, a manifest it rejects, or an asset it cannot parse."""
+
+
+@dataclass(frozen=True)
+class SignedAsset:
+    data: bytes  # the asset with the manifest store embedded
+    manifest_store: bytes  # the same manifest store on its own (application/c2pa), for durable credentials
 
 
 def sign_asset(
@@ -27,7 +34,19 @@ def sign_asset(
     *,
     tsa_url: str | None = None,
 ) -> bytes:
-    """Return ``data`` with ``manifest`` signed by ``material`` embedded (MP4: a ``uuid`` box after ``ftyp``).
+    """Return ``data`` with ``manifest`` signed by ``material`` embedded (MP4: a ``uuid`` box after ``ftyp``)."""
+    return sign_asset_with_store(data, mime, manifest, material, tsa_url=tsa_url).data
+
+
+def sign_asset_with_store(
+    data: bytes,
+    mime: str,
+    manifest: dict,
+    material: SigningMaterial,
+    *,
+    tsa_url: str | None = None,
+) -> SignedAsset:
+    """Sign ``data``; return the signed asset and the manifest store bytes c2pa-rs embedded in it.
 
     ``tsa_url`` names an RFC 3161 timestamp authority contacted once, now; without one the
     signature stays valid only until the signing certificate expires.
@@ -50,10 +69,10 @@ def sign_asset(
     out = io.BytesIO()
     try:
         with signer, c2pa_context() as context, c2pa.Builder(definition, context=context) as builder:
-            builder.sign(signer, mime, io.BytesIO(data), out)
+            store = builder.sign(signer, mime, io.BytesIO(data), out)
     except c2pa.C2paError as exc:
         raise SigningError(f"c2pa-rs could not sign the {mime} asset: {exc}") from exc
     signed = out.getvalue()
     if not signed:
         raise SigningError("c2pa-rs returned an empty signed asset.")
-    return signed
+    return SignedAsset(data=signed, manifest_store=bytes(store or b""))

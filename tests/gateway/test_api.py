@@ -70,6 +70,7 @@ def test_provenance_check_on_generated_video(gateway, completed_video):
     assert wm["type"] == "watermark" and wm["outcome"] == "detected"
     assert wm["content_id"] == video["content_id"]
     assert registry["outcome"] == "matched" and registry["video_id"] == video["id"]
+    assert registry["method"] == "manifest"
     assert body["generated_by_this_gateway"] is True
 
 
@@ -99,6 +100,9 @@ def test_manifest_removed_watermark_still_names_content(gateway, completed_video
     assert c2pa["validation_state"] == "not_present" and c2pa["outcome"] == "not_detected"
     assert wm["outcome"] == "detected" and wm["content_id"] == video["content_id"]
     assert registry["video_id"] == video["id"]
+    # durable credentials: the registry's copy of the original manifest still validates against the stripped file
+    assert registry["recovered_manifest"]["validation_state"] == "trusted"
+    assert registry["manifest_id"].startswith("urn:c2pa:")
 
 
 def test_unmarked_image_is_not_detected(gateway):
@@ -264,3 +268,56 @@ def test_models_list(gateway):
         body = http.get("/v1/models").json()
     assert body["object"] == "list"
     assert body["data"][0]["id"] and body["data"][0]["description"]
+
+
+def test_soft_binding_resolution(gateway, completed_video):
+    import base64
+
+    from gateway.provenance import strip_manifest
+
+    video, mp4 = completed_video
+    with gateway.client() as http:
+        algorithms = http.get("/services/supportedAlgorithms").json()
+        alg = algorithms["watermarks"][0]["alg"]
+        value = base64.b64encode(bytes.fromhex(video["content_id"])).decode()
+        by_get = http.get("/matches/byBinding", params={"alg": alg, "value": value}).json()
+        by_post = http.post("/matches/byBinding", json={"alg": alg, "value": value}).json()
+        assert by_get == by_post and len(by_get["matches"]) == 1
+        manifest_id = by_get["matches"][0]["manifestId"]
+        assert by_get["matches"][0]["similarityScore"] == 100
+
+        by_content = http.post("/matches/byContent", content=strip_manifest(mp4),
+                               headers={"content-type": "video/mp4"}).json()
+        assert by_content["matches"][0]["manifestId"] == manifest_id
+
+        store = http.get(f"/manifests/{manifest_id}")
+        assert store.status_code == 200 and store.headers["content-type"] == "application/c2pa"
+        assert b"c2pa" in store.content[:64]
+
+        unknown = base64.b64encode(b"\x00" * 8).decode()
+        assert http.get("/matches/byBinding", params={"alg": alg, "value": unknown}).json() == {"matches": []}
+        assert http.get("/manifests/urn:c2pa:nope").status_code == 404
+        bad = http.get("/matches/byBinding", params={"alg": "other.alg", "value": value})
+        assert bad.status_code == 400 and error_of(bad)["param"] == "alg"
+        bad = http.get("/matches/byBinding", params={"alg": alg, "value": "!!"})
+        assert bad.status_code == 400 and error_of(bad)["param"] == "value"
+        text = http.post("/matches/byContent", content=b"just text")
+        assert text.status_code == 415
+
+
+@pytest.mark.parametrize("crop", [0, 6])
+def test_frame_grab_is_traced(gateway, completed_video, crop):
+    import av
+
+    video, mp4 = completed_video
+    with av.open(io.BytesIO(mp4)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    grab = Image.fromarray(frame[crop:, crop:])  # a crop off the top-left moves the watermark's block grid
+    buf = io.BytesIO()
+    grab.save(buf, format="JPEG", quality=90)
+    with gateway.client() as http:
+        response = http.post("/v1/content_provenance_checks", files={"file": ("grab.jpg", buf.getvalue(), "image/jpeg")})
+    assert response.status_code == 200, response.text
+    c2pa, wm, registry = response.json()["results"]
+    assert c2pa["validation_state"] == "not_present"
+    assert registry["outcome"] == "matched" and registry["video_id"] == video["id"], (wm, registry)

@@ -1,12 +1,11 @@
-"""Makes the watermark test helpers (wm_content, wm_attacks) importable by name.
+"""Makes the repository root importable, so the tests can use the bench's attacks and clips (bench.watermark).
 
-The project runs pytest with --import-mode=importlib, which puts no test directory on
-sys.path; the helpers are plain modules shared by the tests and bench_watermark.py.
+The project runs pytest with --import-mode=importlib, which puts no directory on sys.path.
 """
 
 import pathlib
 import sys
 
-_HERE = str(pathlib.Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.append(_HERE)
+_ROOT = str(pathlib.Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)

@@ -6,6 +6,7 @@ import io
 import re
 import secrets
 
+import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from PIL import Image
@@ -67,7 +68,7 @@ def parse_prompt(raw: str | None, max_chars: int) -> str:
     return prompt
 
 
-def reference_png(data: bytes) -> bytes:
+def reference_png(data: bytes) -> tuple[bytes, np.ndarray]:
     """The reference image must be an image; it is stored re-encoded as PNG (no metadata carried over)."""
     mime = sniff_mime(data)
     if mime is None or not mime.startswith("image/"):
@@ -80,7 +81,7 @@ def reference_png(data: bytes) -> bytes:
         raise UndecodableUpload(f"'input_reference' could not be decoded: {exc}", param="input_reference") from exc
     out = io.BytesIO()
     Image.fromarray(media.frames[0]).save(out, format="PNG")
-    return out.getvalue()
+    return out.getvalue(), media.frames
 
 
 @router.post("", response_model=Video)
@@ -102,10 +103,10 @@ async def create_video(request: Request, response: Response, principal: Principa
         raise InvalidRequest(f"Unknown model {model!r}; this gateway serves: {generator.name}.", param="model",
                              code="model_not_found")
     image = await file_field(form, "input_reference", max_bytes=settings.max_upload_bytes, required=False)
-    reference = await run_in_threadpool(reference_png, image) if image is not None else None
+    reference, reference_frames = await run_in_threadpool(reference_png, image) if image is not None else (None, None)
 
     decision = await run_in_threadpool(lambda: moderate(rt, prompt=prompt, tenant=principal.tenant,
-                                                        actor=principal.actor))
+                                                        actor=principal.actor, reference=reference_frames))
     job = await run_in_threadpool(jobs.create, principal, NewVideo(prompt=prompt, model=model, seconds=seconds,
                                                                   size=size, seed=seed, reference_png=reference),
                                   decision)

@@ -1,0 +1,1 @@
+"""Hallmark's benchmarks: each subpackage measures one component and prints the same table every run."""

@@ -1,0 +1,395 @@
+"""The audit log: entries as Merkle leaves in the database, signed checkpoints, proofs, and a full re-check.
+
+Appends run in one transaction each (entry row + the tree nodes it completes), so a process killed mid-append
+leaves either the whole entry or nothing. Concurrent writers (the API and the CLI on one database) are
+serialised by the entry index primary key: a writer that loses the race retries with the new size.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time as _time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from ..db import AuditCheckpointRow, AuditNodeRow, AuditRow, Database, utcnow
+from . import merkle
+from .checkpoint import Checkpoint, CheckpointError, CheckpointSigner, VerifierKey
+from .prompts import PromptVault, prompt_sha256
+
+NODE_SHIFT = 48
+LEAF_LIMIT = 1 << NODE_SHIFT
+PRUNED_EVENT = "audit.pruned"
+PROMPT_KEY_FILE = "audit-prompt-keys.json"
+
+_ENTRIES = AuditRow.__table__
+_NODES = AuditNodeRow.__table__
+_CHECKPOINTS = AuditCheckpointRow.__table__
+
+
+class AuditError(ValueError):
+    """A request the log cannot answer (an index or tree size it does not have)."""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """What to record. ``prompt``, when given, is never stored in clear: the log keeps its SHA-256 and, in
+    ``encrypted`` mode, an AES-GCM sealed copy (see ``prompts``)."""
+
+    event: str
+    actor: str
+    tenant: str | None = None
+    object_id: str | None = None
+    data: dict[str, Any] | None = None
+    prompt: str | None = field(default=None, repr=False)
+
+
+def node_key(level: int, index: int) -> int:
+    return level << NODE_SHIFT | index
+
+
+def as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def format_time(moment: datetime) -> str:
+    return as_utc(moment).isoformat(timespec="microseconds")
+
+
+def canonical_entry(index: int, moment: datetime, event: AuditEvent, data: dict) -> str:
+    """The exact text a leaf hash covers: sorted-key, compact, ASCII-only JSON."""
+    body = {"index": index, "time": format_time(moment), "tenant": event.tenant, "actor": event.actor,
+            "event": event.event, "object_id": event.object_id, "data": data}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+@dataclass
+class AuditReport:
+    """What ``verify`` found. ``ok`` only when every check ran and passed."""
+
+    ok: bool
+    entries: int
+    tree_size: int
+    checkpoints: int
+    pruned_before: int
+    problems: list[str] = field(default_factory=list)
+
+
+ChainReport = AuditReport  # the name the hash-chained log used
+
+
+class AuditLog:
+    def __init__(self, db: Database, *, signer: CheckpointSigner | None = None,
+                 checkpoint_every: int = 1000, prompts: PromptVault | None = None) -> None:
+        self._db = db
+        self.signer = signer
+        self.prompts = prompts  # set: prompts are also kept AES-GCM sealed; None: SHA-256 only
+        self.checkpoint_every = checkpoint_every
+        self._lock = threading.Lock()
+        self._builder: merkle.TreeBuilder | None = None  # cached frontier; reloaded when another writer moved on
+
+    @classmethod
+    def from_settings(cls, db: Database, settings) -> AuditLog:
+        key_path = settings.keys_dir / "audit-ed25519.key"
+        existed = key_path.exists()
+        signer = CheckpointSigner.load_or_create(key_path, settings.audit_origin)
+        prompts = None
+        if settings.audit_prompts == "encrypted":
+            prompts = PromptVault(settings.keys_dir / PROMPT_KEY_FILE)
+            prompts.ensure()
+        log = cls(db, signer=signer, checkpoint_every=settings.audit_checkpoint_every, prompts=prompts)
+        if not existed:
+            log.append(AuditEvent(event="keys.created", actor="system",
+                                  data={"kind": "audit checkpoint key", "public_key": str(signer.verifier)}))
+        return log
+
+    # -- appending ---------------------------------------------------------------------------------------------
+    def append(self, event: AuditEvent) -> int:
+        data = json.loads(json.dumps(event.data or {}, default=str))
+        if event.prompt is not None:
+            data.setdefault("prompt_sha256", prompt_sha256(event.prompt))
+            if self.prompts is not None:
+                data["prompt_encrypted"] = self.prompts.seal(event.prompt)
+        with self._lock:
+            for attempt in range(100):
+                try:
+                    index = self._append_once(event, data)
+                    break
+                except (IntegrityError, OperationalError):  # another process appended first, or held the lock
+                    self._builder = None
+                    if attempt == 99:
+                        raise
+                    _time.sleep(min(0.001 * (attempt + 1), 0.05))
+        if self.signer and self.checkpoint_every and (index + 1) % self.checkpoint_every == 0:
+            self.checkpoint()
+        return index
+
+    def _append_once(self, event: AuditEvent, data: dict) -> int:
+        with self._db.engine.begin() as conn:
+            size = self._size(conn)
+            cached = self._builder
+            if cached is None or cached.size != size:
+                cached = self._load_builder(conn, size)
+            builder = merkle.TreeBuilder(cached.size, cached.frontier)
+            now = utcnow()
+            entry = canonical_entry(size, now, event, data)
+            leaf = merkle.leaf_hash(entry.encode())
+            created = builder.add(leaf)
+            conn.execute(insert(_ENTRIES), {"index": size, "time": now, "tenant": event.tenant, "actor": event.actor,
+                                            "event": event.event, "object_id": event.object_id, "entry": entry,
+                                            "leaf_hash": leaf})
+            conn.execute(insert(_NODES), [{"node": node_key(level, i), "hash": h} for level, i, h in created])
+        self._builder = builder
+        return size
+
+    def _load_builder(self, conn, size: int) -> merkle.TreeBuilder:
+        wanted = merkle.TreeBuilder.frontier_nodes(size)
+        hashes = self._fetch(conn, wanted)
+        return merkle.TreeBuilder(size, {level: hashes[node_key(level, i)] for level, i in wanted})
+
+    # -- reading the tree --------------------------------------------------------------------------------------
+    @staticmethod
+    def _size(conn) -> int:
+        top = conn.execute(select(func.max(_NODES.c.node)).where(_NODES.c.node < LEAF_LIMIT)).scalar()
+        return 0 if top is None else top + 1
+
+    @staticmethod
+    def _fetch(conn, wanted: list[tuple[int, int]]) -> dict[int, bytes]:
+        keys = sorted({node_key(level, i) for level, i in wanted})
+        if not keys:
+            return {}
+        rows = conn.execute(select(_NODES.c.node, _NODES.c.hash).where(_NODES.c.node.in_(keys))).all()
+        found = {row[0]: bytes(row[1]) for row in rows}
+        if len(found) != len(keys):
+            missing = [k for k in keys if k not in found][:3]
+            raise AuditError(f"the audit tree is missing nodes {[(k >> NODE_SHIFT, k % LEAF_LIMIT) for k in missing]}")
+        return found
+
+    def _compute(self, conn, fn: Callable[[merkle.NodeSource], Any]) -> Any:
+        hashes = self._fetch(conn, merkle.needed_nodes(fn))
+        return fn(lambda level, i: hashes[node_key(level, i)])
+
+    def size(self) -> int:
+        """The tree size: every entry ever appended, including those retention has pruned."""
+        with self._db.engine.connect() as conn:
+            return self._size(conn)
+
+    def _check_size(self, conn, tree_size: int | None) -> int:
+        size = self._size(conn)
+        if tree_size is None:
+            return size
+        if not 0 <= tree_size <= size:
+            raise AuditError(f"tree size {tree_size} is outside 0..{size}")
+        return tree_size
+
+    def root(self, tree_size: int | None = None) -> bytes:
+        with self._db.engine.connect() as conn:
+            size = self._check_size(conn, tree_size)
+            return self._compute(conn, lambda node: merkle.tree_root(size, node))
+
+    def leaf(self, index: int) -> bytes:
+        with self._db.engine.connect() as conn:
+            return self._fetch(conn, [(0, index)])[node_key(0, index)]
+
+    def inclusion_proof(self, index: int, tree_size: int | None = None) -> list[bytes]:
+        with self._db.engine.connect() as conn:
+            size = self._check_size(conn, tree_size)
+            if not 0 <= index < size:
+                raise AuditError(f"entry {index} is not in a tree of size {size}")
+            return self._compute(conn, lambda node: merkle.inclusion_path(index, size, node))
+
+    def consistency_proof(self, first: int, second: int | None = None) -> list[bytes]:
+        with self._db.engine.connect() as conn:
+            second = self._check_size(conn, second)
+            if not 0 < first <= second:
+                raise AuditError(f"a consistency proof needs 0 < first ≤ second; got {first} and {second}")
+            return self._compute(conn, lambda node: merkle.consistency_path(first, second, node))
+
+    # -- checkpoints -------------------------------------------------------------------------------------------
+    def checkpoint(self) -> Checkpoint:
+        """The signed checkpoint for the current tree size, signing (and storing) it if it is new."""
+        if self.signer is None:
+            raise AuditError("this audit log has no checkpoint key")
+        for _ in range(20):
+            with self._db.engine.connect() as conn:
+                size = self._size(conn)
+                note = conn.execute(select(_CHECKPOINTS.c.note).where(_CHECKPOINTS.c.tree_size == size)).scalar()
+                if note is not None:
+                    return self.signer.verifier.open(note)
+                root = self._compute(conn, lambda node: merkle.tree_root(size, node))
+            signed = self.signer.sign(size, root)
+            try:
+                with self._db.engine.begin() as conn:
+                    conn.execute(insert(_CHECKPOINTS), {"tree_size": size, "root_hash": root, "note": signed.note,
+                                                        "created_at": utcnow()})
+                return signed
+            except (IntegrityError, OperationalError):
+                continue  # another process stored this size first: read theirs back
+        raise AuditError("could not store a checkpoint: the database stayed busy")
+
+    def checkpoints(self) -> list[AuditCheckpointRow]:
+        with self._db.session() as session:
+            return list(session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.tree_size)))
+
+    # -- entries -----------------------------------------------------------------------------------------------
+    def count(self) -> int:
+        """Entries still stored (the tree size minus what retention pruned)."""
+        with self._db.session() as session:
+            return session.scalar(select(func.count()).select_from(AuditRow)) or 0
+
+    def entry(self, index: int) -> AuditRow | None:
+        with self._db.session() as session:
+            return session.get(AuditRow, index)
+
+    def entries(self, *, event: str | None = None, tenant: str | None = None, since: datetime | None = None,
+                until: datetime | None = None, after: int | None = None, limit: int | None = None,
+                descending: bool = False) -> list[AuditRow]:
+        with self._db.session() as session:
+            query = select(AuditRow).order_by(AuditRow.index.desc() if descending else AuditRow.index)
+            if event:
+                query = query.where(AuditRow.event == event)
+            if tenant:
+                query = query.where(AuditRow.tenant == tenant)
+            if since is not None:
+                query = query.where(AuditRow.time >= since)
+            if until is not None:
+                query = query.where(AuditRow.time < until)
+            if after is not None:
+                query = query.where(AuditRow.index < after if descending else AuditRow.index > after)
+            if limit is not None:
+                query = query.limit(limit)
+            return list(session.scalars(query))
+
+    def iter_entries(self, batch: int = 5000):
+        """Every stored entry in index order, a batch at a time (for verify, export and reports)."""
+        after = -1
+        while True:
+            rows = self.entries(after=after, limit=batch)
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1].index
+
+    # -- verification ------------------------------------------------------------------------------------------
+    def verify(self, verifier: VerifierKey | None = None) -> AuditReport:
+        """Recompute every leaf from the stored entries, every stored node and every checkpointed root, and
+        check every checkpoint's signature (by ``verifier``, default this log's own key)."""
+        verifier = verifier or (self.signer.verifier if self.signer else None)
+        problems: list[str] = []
+        with self._db.engine.connect() as conn:
+            stored = {row[0]: bytes(row[1]) for row in conn.execute(select(_NODES.c.node, _NODES.c.hash))}
+            notes = conn.execute(select(_CHECKPOINTS.c.tree_size, _CHECKPOINTS.c.note)
+                                 .order_by(_CHECKPOINTS.c.tree_size)).all()
+        leaves: list[bytes] = []
+        while node_key(0, len(leaves)) in stored:
+            leaves.append(stored[node_key(0, len(leaves))])
+        size = len(leaves)
+        if any(k < LEAF_LIMIT and k >= size for k in stored):
+            problems.append(f"the tree's leaves are not contiguous: leaf {size} is missing")
+
+        entries, pruned_before = self._verify_entries(leaves, problems)
+
+        # Rebuild the tree from the leaves: every node must match what is stored, and nothing else may be stored.
+        wanted_sizes = {s for s, _ in notes}
+        roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
+        builder = merkle.TreeBuilder()
+        for leaf in leaves:
+            for level, i, h in builder.add(leaf):
+                if stored.pop(node_key(level, i), None) != h:
+                    problems.append(f"stored tree node (level {level}, index {i}) does not match the entries")
+            if builder.size in wanted_sizes:
+                roots[builder.size] = builder.root()
+        if stored:
+            problems.append(f"{len(stored)} stored tree node(s) belong to no entry (inserted or left behind)")
+
+        checked = 0
+        if notes and verifier is None:
+            problems.append("checkpoints were not checked: no public key was given")
+        for tree_size, note in notes if verifier else []:
+            try:
+                cp = verifier.open(note)
+            except CheckpointError as exc:
+                problems.append(f"checkpoint at tree size {tree_size}: {exc}")
+                continue
+            checked += 1
+            if cp.tree_size != tree_size:
+                problems.append(f"checkpoint stored at tree size {tree_size} signs tree size {cp.tree_size}")
+            elif tree_size > size:
+                problems.append(f"checkpoint signs tree size {tree_size} but the log holds only {size} leaves "
+                                f"(entries were removed)")
+            elif roots.get(tree_size) != cp.root_hash:
+                problems.append(f"checkpoint at tree size {tree_size}: its signed root does not match the entries")
+        return AuditReport(ok=not problems, entries=entries, tree_size=size, checkpoints=checked,
+                           pruned_before=pruned_before, problems=problems)
+
+    def verify_chain(self) -> AuditReport:
+        """The hash-chained log's name for ``verify``."""
+        return self.verify()
+
+    def _verify_entries(self, leaves: list[bytes], problems: list[str]) -> tuple[int, int]:
+        count, pruned_before, first, expected = 0, 0, None, None
+        beyond: list[int] = []
+        for row in self.iter_entries():
+            count += 1
+            if first is None:
+                first = row.index
+            elif row.index != expected:
+                problems.append(f"entry {expected}: missing (deleted, or entries reordered); next stored is "
+                                f"{row.index}")
+            expected = row.index + 1
+            if row.index >= len(leaves):
+                beyond.append(row.index)  # appended after the tree was read, or inserted: decided below
+                continue
+            problems.extend(check_row(row, leaves))
+            if row.event == PRUNED_EVENT:
+                try:
+                    pruned_before = max(pruned_before, int(json.loads(row.entry)["data"]["before_index"]))
+                except (KeyError, TypeError, ValueError):
+                    pass
+        if beyond:
+            size_now = self.size()
+            problems.extend(f"entry {i}: has no leaf in the tree (inserted entry)" for i in beyond if i >= size_now)
+            count -= sum(1 for i in beyond if i < size_now)
+            expected = min(expected, len(leaves)) if expected is not None else None
+        if first is None:
+            first = expected = len(leaves)
+        if first > pruned_before:
+            problems.append(f"entries {pruned_before}..{first - 1} are missing and no retention pruning "
+                            f"recorded removing them")
+        if expected < len(leaves):
+            problems.append(f"entries {expected}..{len(leaves) - 1} are missing (the tree has {len(leaves)} leaves)")
+        return count, pruned_before
+
+
+def check_row(row: AuditRow, leaves: list[bytes]) -> list[str]:
+    """An entry's leaf hash, and the columns it is queried by, must agree with its canonical text."""
+    problems = []
+    leaf = merkle.leaf_hash(row.entry.encode())
+    if row.index >= len(leaves) or row.index < 0:
+        return [f"entry {row.index}: has no leaf in the tree (inserted entry)"]
+    if leaf != leaves[row.index] or leaf != bytes(row.leaf_hash):
+        problems.append(f"entry {row.index}: content does not match its leaf hash (altered)")
+    try:
+        body = json.loads(row.entry)
+    except ValueError:
+        return problems + [f"entry {row.index}: stored text is not JSON (altered)"]
+    columns = {"index": row.index, "time": format_time(row.time), "tenant": row.tenant, "actor": row.actor,
+               "event": row.event, "object_id": row.object_id}
+    changed = sorted(k for k, v in columns.items() if body.get(k) != v)
+    if changed:
+        problems.append(f"entry {row.index}: columns {', '.join(changed)} differ from the signed entry (altered "
+                        f"or moved)")
+    return problems
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 date or date-time; without a zone it is UTC. Raises ValueError."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return as_utc(moment)

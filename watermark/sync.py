@@ -1,0 +1,130 @@
+"""Geometric synchronisation for dct-ss: find the scale and the grid/tile offset of a mark in a cropped or rescaled frame.
+
+The mark is a 128 x 128 px tile repeated over the frame and identical in every frame, so
+- its scale shows as spectral lines at the harmonics of the tile period (along both axes);
+  a comb over the normalised power spectrum finds the period, and
+- once the scale is undone, the offset of the 8 x 8 block grid (64 candidates) and of the tile
+  (16 x 16 block positions, by circular cross-correlation over the folded tile, one FFT) is
+  found where the per-symbol sums carry the most energy. The energy does not need the payload.
+Only numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TILE = 128
+# Scales searched by the autocorrelation: a tile period of 0.4x to 2.2x its original size.
+MIN_SCALE, MAX_SCALE = 0.4, 2.2
+
+
+def resample(plane: np.ndarray, scale: float) -> np.ndarray:
+    """Undo a resize by `scale`: a frame that was scaled by `scale` comes back at its original pixel pitch.
+
+    Linear interpolation with pixel-centre alignment (the convention OpenCV and FFmpeg use),
+    rows then columns.
+    """
+    lo, frac = _interp(plane.shape[0], scale)
+    rows = plane[lo] * (1 - frac)[:, None] + plane[lo + 1] * frac[:, None]
+    lo, frac = _interp(plane.shape[1], scale)
+    return rows[:, lo] * (1 - frac)[None, :] + rows[:, lo + 1] * frac[None, :]
+
+
+def _interp(n_in: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    n_out = int(np.floor(n_in / scale))
+    pos = np.clip((np.arange(n_out) + 0.5) * scale - 0.5, 0, n_in - 1)
+    lo = np.minimum(np.floor(pos).astype(np.int64), n_in - 2)
+    return lo, (pos - lo).astype(np.float32)
+
+
+def _box(x: np.ndarray, radius: int, axis: int) -> np.ndarray:
+    """Moving average over 2 * radius + 1 samples along `axis` (wrapping on axis 0, reflecting on 1)."""
+    pad = [(radius + 1, radius) if a == axis else (0, 0) for a in range(x.ndim)]
+    c = np.cumsum(np.pad(x, pad, mode="wrap" if axis == 0 else "reflect"), axis=axis)
+    n = x.shape[axis]
+    return (np.take(c, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis) - np.take(c, np.arange(n), axis=axis)) / (
+        2 * radius + 1
+    )
+
+
+def line_spectrum(luma: np.ndarray) -> np.ndarray:
+    """Power spectrum over its local average (rfft2 layout): about 1 everywhere except at periodic structure."""
+    h, w = luma.shape
+    plane = (luma - luma.mean()) * np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    power = np.abs(np.fft.rfft2(plane)) ** 2
+    return power / (_box(_box(power, 3, 0), 3, 1) + 1e-12)
+
+
+# Harmonics of the tile period looked at: the mark's band ends near 0.25 cycles/px, the 32nd
+# harmonic of a 128 px period. The lowest few are left out: content dominates there.
+_HARMONICS = 32
+
+
+def _comb_scores(ratio: np.ndarray, shape: tuple[int, int], periods: np.ndarray) -> np.ndarray:
+    """Mean of `ratio` over the spectral lines a tile of each period would make (about 1 when there are none)."""
+    h, w = shape
+    a, b = np.meshgrid(np.arange(-_HARMONICS, _HARMONICS + 1), np.arange(_HARMONICS + 1), indexing="ij")
+    keep = ~((np.abs(a) <= 2) & (b <= 2))
+    a, b = a[keep].astype(np.float64), b[keep].astype(np.float64)
+    scores = np.empty(len(periods))
+    for i, p in enumerate(periods):
+        ok = (np.abs(a) < p / 2 - 1) & (b < p / 2 - 1)
+        fy, fx = (a[ok] * h / p) % h, b[ok] * w / p
+        y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
+        ty, tx = fy - y0, fx - x0
+        x1 = np.minimum(x0 + 1, ratio.shape[1] - 1)
+        v = (
+            ratio[y0 % h, x0] * (1 - ty) * (1 - tx)
+            + ratio[(y0 + 1) % h, x0] * ty * (1 - tx)
+            + ratio[y0 % h, x1] * (1 - ty) * tx
+            + ratio[(y0 + 1) % h, x1] * ty * tx
+        )
+        scores[i] = v.mean()
+    return scores
+
+
+def estimate_scales(ratio: np.ndarray, shape: tuple[int, int], *, candidates: int = 2) -> list[float]:
+    """Up to `candidates` tile scales (period / 128), best first, from a `line_spectrum` (summed over frames).
+
+    A tile of period p puts spectral lines at multiples of 1/p cycles per pixel along both axes;
+    the comb that collects the most of `ratio` gives the period. Coarse grid (0.2 px), then 0.04 px.
+    """
+    h, w = shape
+    top = min(TILE * MAX_SCALE, 0.75 * min(h, w))
+    periods = np.arange(TILE * MIN_SCALE, top, 0.2)
+    if len(periods) == 0:
+        return []
+    scores = _comb_scores(ratio, shape, periods)
+    found: list[float] = []
+    for i in np.argsort(-scores):
+        p = periods[i]
+        if any(abs(p / (TILE * s) - 1) < 0.03 for s in found):
+            continue
+        fine = p + np.arange(-0.2, 0.21, 0.04)
+        p = float(fine[int(np.argmax(_comb_scores(ratio, shape, fine)))])
+        found.append(p / TILE)
+        if len(found) == candidates:
+            break
+    return found
+
+
+def fold(weighted: np.ndarray, tile_blocks: int) -> np.ndarray:
+    """Sum per-block (by, bx, K) values into one tile: (tile_blocks, tile_blocks, K)."""
+    by, bx, k = weighted.shape
+    py, px = -by % tile_blocks, -bx % tile_blocks
+    padded = np.pad(weighted, ((0, py), (0, px), (0, 0)))
+    ny, nx = padded.shape[0] // tile_blocks, padded.shape[1] // tile_blocks
+    return padded.reshape(ny, tile_blocks, nx, tile_blocks, k).sum(axis=(0, 2))
+
+
+def tile_shift_energy(folded: np.ndarray, pattern_fft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-symbol sums for every circular tile shift, and their energy.
+
+    `folded` is (tb, tb, K); `pattern_fft` is the FFT over the tile of each symbol's chip pattern,
+    (n_symbols, K, tb, tb). Returns sums (n_symbols, tb, tb) and energy (tb, tb), where the energy
+    is normalised so that unmarked content gives about 1.
+    """
+    a = np.fft.fft2(np.moveaxis(folded, -1, 0))  # (K, tb, tb)
+    sums = np.fft.ifft2(np.einsum("jyx,kjyx->kyx", np.conj(a), pattern_fft)).real
+    denom = float(np.sum(folded**2)) or 1.0
+    return sums, np.sum(sums**2, axis=0) / denom
