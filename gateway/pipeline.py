@@ -1,7 +1,8 @@
 """The generation pipeline, in the order of ARCHITECTURE.md:
 
-policy decision → generate → watermark (payload = content id) → encode H.264 MP4 → C2PA sign
-→ registry record → audit entry.
+policy decision (prompt + reference image) → generate → screen the output (registered works)
+→ labels (visible label if the pack asks) → watermark (payload = content id) → encode H.264 MP4
+(with the AIGC implicit label) → C2PA sign (soft binding, SB 942 disclosure) → registry record → audit entry.
 
 The API's worker and ``hallmark generate`` both run exactly this module.
 """
@@ -151,8 +152,9 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
     screen_output(rt, job, clip.frames)
     labels = set(rt.policies.get(rt.settings.policy_pack).labels)
     created_at = datetime.now(timezone.utc)
+    model_version = str(getattr(model, "version", "1"))
     disclosure = Disclosure(provider=rt.settings.organization, system_name=model.name,
-                            system_version=getattr(model, "version", "1"), created_at=created_at,
+                            system_version=model_version, created_at=created_at,
                             content_id=content_id_hex(job.content_id), software=f"Hallmark {__version__}")
     frames = draw_visible_label(clip.frames, clip.fps) if "visible_label" in labels else clip.frames
     marked = watermark.embed(frames, job.content_id, strength=rt.settings.watermark_strength)
@@ -162,7 +164,7 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
     progress(92)
     claim = GenerationClaim(
         content_id=job.content_id, video_id=job.video_id, model=model.name,
-        model_version=getattr(model, "version", "1"), seed=job.seed, policy=job.policy,
+        model_version=model_version, seed=job.seed, policy=job.policy,
         decision_id=job.decision_id, prompt_sha256=prompt_sha256(job.prompt),
         created_at=created_at, watermark_alg=watermark.ALGORITHM,
         watermark_value=content_id_binding_value(job.content_id),

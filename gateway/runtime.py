@@ -74,9 +74,17 @@ class Runtime:
     @property
     def generator(self):
         def load():
+            s = self.settings
+            if s.generator_backend == "diffusers":
+                from generator.backends import DiffusersVideoGenerator
+
+                if s.diffusers_model_dir is None:
+                    raise ValueError("HALLMARK_GENERATOR_BACKEND=diffusers needs HALLMARK_DIFFUSERS_MODEL_DIR.")
+                return DiffusersVideoGenerator(s.diffusers_model_dir, device=s.diffusers_device,
+                                               dtype=s.diffusers_dtype, fps=s.diffusers_fps, steps=s.diffusers_steps)
             from generator import load_builtin
 
-            return load_builtin(self.settings.generator_weights)
+            return load_builtin(s.generator_weights)
 
         return self._once("generator", load)
 

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     mp4_crf: int = Field(default=18, ge=0, le=51)
     watermark_strength: float = Field(default=1.0, gt=0)
     generator_weights: Path | None = Field(default=None, description="Folder of the built-in model's weights")
+    generator_backend: Literal["builtin", "diffusers"] = Field(default="builtin", description="Which model serves")
+    diffusers_model_dir: Path | None = Field(default=None, description="Local diffusers pipeline folder")
+    diffusers_device: str = Field(default="cpu", description="torch device for the diffusers backend, e.g. cuda")
+    diffusers_dtype: str = Field(default="float32", description="float32, float16 or bfloat16")
+    diffusers_fps: float = Field(default=16.0, gt=0)
+    diffusers_steps: int = Field(default=30, ge=1, le=200)
     organization: str = Field(default="Hallmark Dev", description="Organisation named in the dev CA and labels")
     audit_origin: str = Field(default="hallmark.local/audit", pattern=r"^[^\s+]+$",
                               description="Origin line and key name of the audit log's signed checkpoints")
