@@ -321,3 +321,11 @@ def test_frame_grab_is_traced(gateway, completed_video, crop):
     c2pa, wm, registry = response.json()["results"]
     assert c2pa["validation_state"] == "not_present"
     assert registry["outcome"] == "matched" and registry["video_id"] == video["id"], (wm, registry)
+
+
+def test_moderations_rejects_bad_input(gateway):
+    with gateway.client() as http:
+        for body in ({"input": []}, {"input": ["x" * 5000]}, {}):
+            response = http.post("/v1/moderations", json=body)
+            assert response.status_code == 400, response.text
+            error_of(response)

@@ -49,3 +49,13 @@ def test_sdk_errors_map_to_exceptions(client, gateway):
         openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key="nope", max_retries=0).videos.list()
     with pytest.raises(openai.NotFoundError):
         client.videos.retrieve("video_ffffffffffffffff")
+
+
+def test_sdk_moderations(client):
+    result = client.moderations.create(input=["a golden retriever running on a beach at sunset",
+                                              "a graphic video of a man being beheaded, blood and gore everywhere"])
+    calm, gore = result.results
+    assert calm.flagged is False and gore.flagged is True
+    assert gore.categories.violence_graphic is True
+    assert gore.category_scores.violence_graphic > calm.category_scores.violence_graphic
+    assert set(calm.to_dict()["category_scores"]) >= {"sexual", "sexual/minors", "violence/graphic", "real_person"}
