@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .cli_audit import audit_app
+from .cli_review import review_app
 from .cli_works import works_app
 from .errors import GatewayError
 from .settings import Settings
@@ -23,6 +24,7 @@ keys_app = typer.Typer(help="The signing keys and certificates.", no_args_is_hel
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(works_app, name="works")
+app.add_typer(review_app, name="review")
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 

@@ -59,6 +59,7 @@ class VideoJob(Base):
     video_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
     thumbnail_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)  # pending|approved|rejected
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -80,6 +81,20 @@ class RegistryRecord(Base):
     watermark_alg: Mapped[str] = mapped_column(String(64))
     manifest_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)  # urn:c2pa:…
     manifest_store: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # application/c2pa, as signed
+
+
+class RegistryFingerprintBand(Base):
+    """The fingerprint index (multi-index hashing): one row per stored frame hash and band. A 64-bit pHash is cut
+    into 4 bands of 16 bits; ``key = band << 16 | value``. Two hashes within d bits share some band exactly when
+    d < 4, and one band differing in at most one bit when d < 8, which is what a lookup probes (see
+    ``gateway.registry``). ``frame_hash`` and ``content_key`` are the frame's hash and the record's content id as
+    signed 64-bit integers, so a lookup reads only this table's clustered primary key."""
+
+    __tablename__ = "registry_fingerprint_bands"
+    __table_args__ = {"sqlite_with_rowid": False}
+    key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    frame_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    content_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 # SQLite only aliases INTEGER PRIMARY KEY to the rowid; elsewhere audit indexes need 64 bits.

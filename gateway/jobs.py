@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from .audit import AuditEvent
 from .auth import Principal
@@ -63,12 +63,14 @@ class JobService:
                 seconds=str(request.seconds), size=f"{request.size[0]}x{request.size[1]}", seed=request.seed,
                 content_id=f"{content_id:016x}", policy=moderation.policy, decision_id=moderation.decision_id,
                 reference_path=reference_path, created_at=utcnow(),
+                review="pending" if moderation.action == "review" else None,
             )
             session.add(job)
         self.rt.audit.append(AuditEvent(
             event="video.queued", actor=principal.actor, tenant=principal.tenant, object_id=video_id,
             data={"decision_id": moderation.decision_id, "model": request.model, "seconds": request.seconds,
-                  "size": job.size, "seed": request.seed, "has_reference": reference_path is not None},
+                  "size": job.size, "seed": request.seed, "has_reference": reference_path is not None,
+                  "review": job.review},
         ))
         self._wake.set()
         return job
@@ -143,7 +145,8 @@ class JobService:
     def claim_next(self) -> VideoJob | None:
         with self.rt.db.session.begin() as session:
             job = session.scalars(
-                select(VideoJob).where(VideoJob.status == "queued", VideoJob.deleted_at.is_(None))
+                select(VideoJob).where(VideoJob.status == "queued", VideoJob.deleted_at.is_(None),
+                                       or_(VideoJob.review.is_(None), VideoJob.review == "approved"))
                 .order_by(VideoJob.seq).limit(1)
             ).first()
             if job is None:
@@ -208,6 +211,31 @@ class JobService:
             values.setdefault("progress", 100)
             session.execute(update(VideoJob).where(VideoJob.id == video_id)
                             .values(completed_at=utcnow(), **values))
+
+    # -- review (an operator decides on jobs the policy sent to review) -------------------------
+    def pending_reviews(self) -> list[VideoJob]:
+        with self.rt.db.session() as session:
+            return list(session.scalars(select(VideoJob).where(VideoJob.review == "pending",
+                                                               VideoJob.deleted_at.is_(None))
+                                        .order_by(VideoJob.seq)))
+
+    def decide_review(self, video_id: str, *, approve: bool, actor: str, reason: str = "") -> VideoJob:
+        with self.rt.db.session.begin() as session:
+            job = session.get(VideoJob, video_id)
+            if job is None or job.deleted_at is not None or job.review != "pending":
+                raise NotFound(f"No video awaiting review with id '{video_id}'.", param="video_id")
+            job.review = "approved" if approve else "rejected"
+            if not approve:
+                job.status = "failed"
+                job.error_code = "moderation_blocked"
+                job.error_message = "Rejected on review" + (f": {reason}" if reason else ".")
+                job.completed_at = utcnow()
+        self.rt.audit.append(AuditEvent(event="review.approved" if approve else "review.rejected", actor=actor,
+                                        tenant=job.tenant, object_id=video_id,
+                                        data={"decision_id": job.decision_id, "reason": reason}))
+        self._wake.set()
+        with self.rt.db.session() as session:
+            return session.get(VideoJob, video_id)
 
     def wait_for_work(self, timeout: float) -> None:
         self._wake.wait(timeout)

@@ -63,9 +63,9 @@ class Moderation:
 
 
 def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, reference: np.ndarray | None = None,
-             raise_on_block: bool = True) -> Moderation:
+             hold_review: bool = False) -> Moderation:
     """Score the prompt (and the reference image against registered works), let the policy decide, audit the
-    decision; refuse what is not allowed."""
+    decision; refuse a block — and a review too, unless the caller can hold the job for an operator."""
     from classifiers import normalize_text
 
     scores = dict(rt.classifier.score(prompt))
@@ -83,10 +83,11 @@ def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, reference: np
         event="policy.decision", actor=actor, tenant=tenant, object_id=result.decision_id,
         data={"action": result.action, "policy": result.policy, "flagged": result.flagged,
               "scores": result.categories, "reasons": result.reasons,
-              "classifier": rt.classifier.name, "prompt_sha256": prompt_sha256(prompt),
+              "classifier": rt.classifier.name,
               "registered_work": work.to_dict() if work is not None and work.work_id else None},
+        prompt=prompt,  # recorded as its SHA-256 (and sealed with AES-GCM in encrypted mode), never in clear
     ))
-    if raise_on_block and result.action != "allow":
+    if result.action == "block" or (result.action == "review" and not hold_review):
         verb = "blocked" if result.action == "block" else "held for review"
         raise ModerationBlocked(
             f"Your request was {verb} by policy {result.policy}: "

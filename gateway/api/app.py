@@ -16,7 +16,7 @@ from ..errors import GatewayError, PayloadTooLarge
 from ..jobs import JobService, Worker
 from ..runtime import Runtime
 from ..settings import Settings
-from .routes import audit, moderations, provenance, soft_binding, system, videos, works
+from .routes import audit, moderations, provenance, reviews, soft_binding, system, videos, works
 
 log = logging.getLogger("hallmark.api")
 
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
     app.include_router(soft_binding.router)
     app.include_router(works.router)
     app.include_router(moderations.router)
+    app.include_router(reviews.router)
     app.include_router(audit.router)
 
     @app.middleware("http")

@@ -39,6 +39,7 @@ class Video(BaseModel):
     remixed_from_video_id: str | None = None
     error: VideoError | None = None
     content_id: str  # Hallmark: the 64-bit id the watermark carries (hex)
+    review: Literal["pending", "approved", "rejected"] | None = None  # Hallmark: an operator's review, if any
 
     @classmethod
     def from_job(cls, job: VideoJob) -> "Video":
@@ -47,6 +48,7 @@ class Video(BaseModel):
             id=job.id, model=job.model, status=job.status, progress=job.progress,
             created_at=unix(job.created_at) or 0, completed_at=unix(job.completed_at),
             seconds=job.seconds, size=job.size, prompt=job.prompt, error=error, content_id=job.content_id,
+            review=job.review,
         )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..db import AuditCheckpointRow, AuditNodeRow, AuditRow, Database, utcnow
@@ -133,19 +133,22 @@ class AuditLog:
 
     def _append_once(self, event: AuditEvent, data: dict) -> int:
         with self._db.engine.begin() as conn:
-            size = self._size(conn)
+            # Optimistic: trust the cached frontier. If another process appended since, inserting leaf node
+            # (0, size) collides with theirs (level-0 nodes are never deleted) and ``append`` retries from the
+            # database, so the cache saves a query per append without risking a fork.
             cached = self._builder
-            if cached is None or cached.size != size:
-                cached = self._load_builder(conn, size)
+            if cached is None:
+                cached = self._load_builder(conn, self._size(conn))
+            size = cached.size
             builder = merkle.TreeBuilder(cached.size, cached.frontier)
             now = utcnow()
             entry = canonical_entry(size, now, event, data)
             leaf = merkle.leaf_hash(entry.encode())
             created = builder.add(leaf)
+            conn.execute(insert(_NODES), [{"node": node_key(level, i), "hash": h} for level, i, h in created])
             conn.execute(insert(_ENTRIES), {"index": size, "time": now, "tenant": event.tenant, "actor": event.actor,
                                             "event": event.event, "object_id": event.object_id, "entry": entry,
                                             "leaf_hash": leaf})
-            conn.execute(insert(_NODES), [{"node": node_key(level, i), "hash": h} for level, i, h in created])
         self._builder = builder
         return size
 
@@ -284,30 +287,44 @@ class AuditLog:
         verifier = verifier or (self.signer.verifier if self.signer else None)
         problems: list[str] = []
         with self._db.engine.connect() as conn:
-            stored = {row[0]: bytes(row[1]) for row in conn.execute(select(_NODES.c.node, _NODES.c.hash))}
+            # Checkpoints first: the tree only grows, so every one read now must fit in the leaves read next.
             notes = conn.execute(select(_CHECKPOINTS.c.tree_size, _CHECKPOINTS.c.note)
                                  .order_by(_CHECKPOINTS.c.tree_size)).all()
-        leaves: list[bytes] = []
-        while node_key(0, len(leaves)) in stored:
-            leaves.append(stored[node_key(0, len(leaves))])
+            leaves = self._stored_level(conn, 0, problems)
+            # Every stored inner node must be what the leaves give, level by level (one level in memory at a time).
+            # Each level is read only up to what the leaves read above make, so concurrent appends do not count.
+            below, level = leaves, 0
+            while len(below) > 1:
+                level += 1
+                computed = [merkle.node_hash(below[2 * i], below[2 * i + 1]) for i in range(len(below) // 2)]
+                stored = self._stored_level(conn, level, problems, expect=len(computed))
+                bad = [i for i, (a, b) in enumerate(zip(computed, stored)) if a != b]
+                if bad:
+                    problems.append(f"{len(bad)} stored tree node(s) at level {level} (first: index {bad[0]}) do not "
+                                    f"match the entries")
+                below = computed
+            # Nothing may be stored beyond the tree as it is now (re-read: appends may have moved it on).
+            size_now = self._size(conn)
+            top = max(size_now.bit_length(), 1)
+            bounds = [(_NODES.c.node >= node_key(lv, size_now >> lv)) & (_NODES.c.node < node_key(lv + 1, 0))
+                      for lv in range(1, top)] + [_NODES.c.node >= node_key(top, 0)]
+            found = conn.execute(select(_NODES.c.node).where(or_(*bounds))).scalars().all()
+            size_after = self._size(conn) if found else size_now
+            extra = sum(1 for k in found if k % LEAF_LIMIT >= size_after >> (k >> NODE_SHIFT))
+            if extra:
+                problems.append(f"{extra} stored tree node(s) belong to no leaf (inserted or left behind)")
+        del below
         size = len(leaves)
-        if any(k < LEAF_LIMIT and k >= size for k in stored):
-            problems.append(f"the tree's leaves are not contiguous: leaf {size} is missing")
 
         entries, pruned_before = self._verify_entries(leaves, problems)
 
-        # Rebuild the tree from the leaves: every node must match what is stored, and nothing else may be stored.
         wanted_sizes = {s for s, _ in notes}
         roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
         builder = merkle.TreeBuilder()
-        for leaf in leaves:
-            for level, i, h in builder.add(leaf):
-                if stored.pop(node_key(level, i), None) != h:
-                    problems.append(f"stored tree node (level {level}, index {i}) does not match the entries")
+        for leaf in leaves[:max(wanted_sizes, default=0)]:
+            builder.add(leaf)
             if builder.size in wanted_sizes:
                 roots[builder.size] = builder.root()
-        if stored:
-            problems.append(f"{len(stored)} stored tree node(s) belong to no entry (inserted or left behind)")
 
         checked = 0
         if notes and verifier is None:
@@ -328,6 +345,23 @@ class AuditLog:
                 problems.append(f"checkpoint at tree size {tree_size}: its signed root does not match the entries")
         return AuditReport(ok=not problems, entries=entries, tree_size=size, checkpoints=checked,
                            pruned_before=pruned_before, problems=problems)
+
+    @staticmethod
+    def _stored_level(conn, level: int, problems: list[str], expect: int | None = None) -> list[bytes]:
+        """The stored hashes of one level in index order; a gap or a surplus is a problem."""
+        end = node_key(level, expect) if expect is not None else node_key(level + 1, 0)
+        rows = conn.execute(select(_NODES.c.node, _NODES.c.hash)
+                            .where(_NODES.c.node >= node_key(level, 0), _NODES.c.node < end)
+                            .order_by(_NODES.c.node))
+        hashes: list[bytes] = []
+        for key, value in rows:
+            if key != node_key(level, len(hashes)):
+                problems.append(f"stored tree level {level} is not contiguous: node {len(hashes)} is missing")
+                break
+            hashes.append(bytes(value))
+        if expect is not None and len(hashes) != expect:
+            problems.append(f"stored tree level {level} has {len(hashes)} nodes; the leaves make {expect}")
+        return hashes
 
     def verify_chain(self) -> AuditReport:
         """The hash-chained log's name for ``verify``."""

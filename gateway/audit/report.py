@@ -21,6 +21,7 @@ def build_report(log: AuditLog, *, since: datetime | None = None, until: datetim
     watermarks: Counter = Counter()
     models: Counter = Counter()
     check_states: Counter = Counter()
+    other_labels: Counter = Counter()
     signers: dict[str, dict] = {}
     tenants: dict[str, Counter] = defaultdict(Counter)
     daily: dict[str, Counter] = defaultdict(Counter)
@@ -47,6 +48,8 @@ def build_report(log: AuditLog, *, since: datetime | None = None, until: datetim
         elif row.event == "video.generated":
             tenants[tenant]["generated"] += 1
             watermarks[str(data.get("watermark_alg"))] += 1
+            labels = data.get("labels") or []  # visible / metadata labels, when the pipeline records them
+            other_labels.update(str(label) for label in (labels.keys() if isinstance(labels, dict) else labels))
             models[str(data.get("model"))] += 1
             signer = str(data.get("signer"))
             seen = signers.setdefault(signer, {"fingerprint": signer, "signed": 0, "first_used": format_time(moment)})
@@ -71,7 +74,8 @@ def build_report(log: AuditLog, *, since: datetime | None = None, until: datetim
         "decisions": {"by_action": dict(sorted(actions.items())), "by_category": dict(categories.most_common()),
                       "by_policy": dict(sorted(policies.items()))},
         "generations": {"total": generated, "by_model": dict(sorted(models.items()))},
-        "labels_applied": {"c2pa_manifest": generated, "watermark": dict(sorted(watermarks.items()))},
+        "labels_applied": {"c2pa_manifest": generated, "watermark": dict(sorted(watermarks.items())),
+                           "other": dict(sorted(other_labels.items()))},
         "checks_served": {"total": by_event["provenance.check"], "by_c2pa_state": dict(sorted(check_states.items()))},
         "signing_keys": list(signers.values()),
         "key_events": by_event["keys.created"] + by_event["apikey.created"],
@@ -151,7 +155,8 @@ def render_html(report: dict) -> str:
         "<h2>Decisions</h2>" + _bars("by action", report["decisions"]["by_action"])
         + _bars("by flagged category", report["decisions"]["by_category"])
         + _bars("by policy", report["decisions"]["by_policy"]),
-        "<h2>Labels applied</h2>" + _bars("invisible watermark", report["labels_applied"]["watermark"]),
+        "<h2>Labels applied</h2>" + _bars("invisible watermark", report["labels_applied"]["watermark"])
+        + _bars("other labels", report["labels_applied"]["other"]),
         "<h2>Checks served</h2>" + _bars("by C2PA state", report["checks_served"]["by_c2pa_state"]),
         "<h2>Per tenant</h2>" + _table(["tenant"] + tenant_cols, tenant_rows),
         "<h2>Signing keys in use</h2>" + (_table(["signer", "videos signed", "first used", "last used"], key_rows)

@@ -257,3 +257,36 @@ def test_two_processes_appending_at_once_share_one_tree(tmp_path):
     assert report.ok, report.problems
     assert report.entries == report.tree_size == 301
     db.dispose()
+
+
+def test_extra_tree_node_detected(log):
+    audit, db = log
+    from gateway.audit.log import node_key
+
+    sql(db, "INSERT INTO audit_tree (node, hash) VALUES (:n, :h)", n=node_key(1, 7), h=b"\0" * 32)
+    report = audit.verify()
+    assert not report.ok and any("belong to no leaf" in p for p in report.problems)
+
+
+def test_verify_while_appending_reports_no_false_problems(tmp_path):
+    import threading
+
+    audit, db = make_log(tmp_path, entries=50, checkpoint_every=16)
+    stop = threading.Event()
+
+    def writer():
+        n = 0
+        while not stop.is_set():
+            audit.append(AuditEvent(event="provenance.check", actor="key:w", data={"n": n}))
+            n += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(5):
+            report = audit.verify()
+            assert report.ok, report.problems
+    finally:
+        stop.set()
+        thread.join(10)
+    db.dispose()

@@ -50,12 +50,15 @@ def test_registered_work_blocks_reference_and_output(gateway, completed_video):
         try:
             assert work_id in [w["id"] for w in admin.get("/v1/registered_works").json()["data"]]
             with gateway.client() as user:
-                # a reference image that is the registered work: the policy (ip → review) refuses it
-                refused = user.post("/v1/videos", files={"prompt": (None, "a calm landscape"),
-                                                         "input_reference": ("r.png", frame_png, "image/png")})
-                assert refused.status_code == 400, refused.text
-                assert refused.json()["error"]["code"] == "moderation_blocked"
-                assert "ip" in refused.json()["error"]["categories"]
+                # a reference image that is the registered work: the policy (ip → review) holds it for an operator
+                held = user.post("/v1/videos", files={"prompt": (None, "a calm landscape"),
+                                                      "input_reference": ("r.png", frame_png, "image/png")})
+                assert held.status_code == 200, held.text
+                assert held.json()["review"] == "pending"
+                pending = admin.get("/v1/reviews").json()["data"]
+                assert held.json()["id"] in [p["id"] for p in pending]
+                rejected = admin.post(f"/v1/reviews/{held.json()['id']}/reject", json={"reason": "registered work"})
+                assert rejected.json()["status"] == "failed"
                 # the same prompt and seed regenerate the registered frames: the output is refused
                 again = user.post("/v1/videos", files={"prompt": (None, video["prompt"]), "size": (None, "128x128"),
                                                        "seconds": (None, "2"), "seed": (None, "11")})

@@ -106,7 +106,8 @@ async def create_video(request: Request, response: Response, principal: Principa
     reference, reference_frames = await run_in_threadpool(reference_png, image) if image is not None else (None, None)
 
     decision = await run_in_threadpool(lambda: moderate(rt, prompt=prompt, tenant=principal.tenant,
-                                                        actor=principal.actor, reference=reference_frames))
+                                                        actor=principal.actor, reference=reference_frames,
+                                                        hold_review=True))
     job = await run_in_threadpool(jobs.create, principal, NewVideo(prompt=prompt, model=model, seconds=seconds,
                                                                   size=size, seed=seed, reference_png=reference),
                                   decision)

@@ -1,0 +1,32 @@
+"""/v1/reviews: jobs the policy sent to review wait here until an operator (admin role) approves or rejects them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, Depends
+
+from ...auth import Principal
+from ...jobs import JobService
+from ..deps import get_jobs
+from ..schemas import Video
+from .works import require_admin
+
+router = APIRouter(prefix="/v1/reviews", tags=["review"])
+
+
+@router.get("")
+def list_reviews(principal: Principal = Depends(require_admin), jobs: JobService = Depends(get_jobs)) -> dict:
+    data = [{**Video.from_job(job).model_dump(), "tenant": job.tenant, "policy": job.policy,
+             "decision_id": job.decision_id} for job in jobs.pending_reviews()]
+    return {"object": "list", "data": data}
+
+
+@router.post("/{video_id}/approve", response_model=Video)
+def approve(video_id: str, principal: Principal = Depends(require_admin),
+            jobs: JobService = Depends(get_jobs)) -> Video:
+    return Video.from_job(jobs.decide_review(video_id, approve=True, actor=principal.actor))
+
+
+@router.post("/{video_id}/reject", response_model=Video)
+def reject(video_id: str, reason: str = Body("", embed=True), principal: Principal = Depends(require_admin),
+           jobs: JobService = Depends(get_jobs)) -> Video:
+    return Video.from_job(jobs.decide_review(video_id, approve=False, actor=principal.actor, reason=reason))
