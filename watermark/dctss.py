@@ -17,8 +17,10 @@ In short (README.md has the reasoning and the measurements):
   frames first, so the pattern's strength drifts slowly and never flickers.
 - A global cap keeps the luma MSE of the change under the budget for the requested strength.
 - Extraction weights each block by how quiet it is in the band (busy blocks carry more
-  content and codec noise), correlates with the layout and sums over frames; the 192 sums go
-  to `coding.decode`.
+  content and codec noise), correlates with the layout and pools over frames, each frame
+  weighted by how much mark it visibly carries; the 192 sums go to `coding.decode`.
+- When the frames as they are decode to nothing, `extract` undoes a rescale and finds the
+  block-grid and tile offsets (crops) with `sync`, then decodes there (at most 4 decodes).
 """
 
 from __future__ import annotations
@@ -316,15 +318,11 @@ def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams 
                 coeffs = np.moveaxis(planes[:, dy::BLOCK, dx::BLOCK], 0, -1)  # (by, bx, K)
                 weight = 1.0 / (np.mean(coeffs**2, axis=-1, keepdims=True) + params.detection_floor**2)
                 folded[dy, dx] += sync.fold(weight * coeffs, tb)
-    pattern_fft = _pattern_fft(params)
-    best = (ORIGIN, -1.0)
-    for dy in range(BLOCK):
-        for dx in range(BLOCK):
-            _, energy = sync.tile_shift_energy(folded[dy, dx], pattern_fft)
-            ty, tx = np.unravel_index(int(np.argmax(energy)), energy.shape)
-            if energy[ty, tx] > best[1]:
-                best = (Alignment(scale, dy, dx, int(ty), int(tx)), float(energy[ty, tx]))
-    return best
+    energy = sync.tile_shift_energy(folded.reshape(BLOCK * BLOCK, tb, tb, -1), _pattern_fft(params))
+    best = int(np.argmax(energy))
+    offset, ty, tx = np.unravel_index(best, energy.shape)
+    dy, dx = divmod(int(offset), BLOCK)
+    return Alignment(scale, dy, dx, int(ty), int(tx)), float(energy.flat[best])
 
 
 # Frames (evenly spaced, the first always included: after a codec it is the intra frame with

@@ -117,14 +117,20 @@ def fold(weighted: np.ndarray, tile_blocks: int) -> np.ndarray:
     return padded.reshape(ny, tile_blocks, nx, tile_blocks, k).sum(axis=(0, 2))
 
 
-def tile_shift_energy(folded: np.ndarray, pattern_fft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-symbol sums for every circular tile shift, and their energy.
+def tile_shift_energy(folded: np.ndarray, pattern_fft: np.ndarray) -> np.ndarray:
+    """Normalised symbol energy for every circular tile shift of each folded tile.
 
-    `folded` is (tb, tb, K); `pattern_fft` is the FFT over the tile of each symbol's chip pattern,
-    (n_symbols, K, tb, tb). Returns sums (n_symbols, tb, tb) and energy (tb, tb), where the energy
-    is normalised so that unmarked content gives about 1.
+    `folded` is (n, tb, tb, K): n candidate grid offsets, each folded into one tile;
+    `pattern_fft` is the FFT over the tile of each symbol's chip pattern, (n_symbols, K, tb, tb).
+    Returns (n, tb, tb): the per-symbol sums' energy at each tile shift over its expectation
+    without a mark, so unmarked content gives about 1. The per-symbol sums are circular
+    cross-correlations, done in the frequency domain as one batched matrix product per frequency.
     """
-    a = np.fft.fft2(np.moveaxis(folded, -1, 0))  # (K, tb, tb)
-    sums = np.fft.ifft2(np.einsum("jyx,kjyx->kyx", np.conj(a), pattern_fft)).real
-    denom = float(np.sum(folded**2)) or 1.0
-    return sums, np.sum(sums**2, axis=0) / denom
+    n, tb, _, k = folded.shape
+    half = tb // 2 + 1  # real signals: half the spectrum is enough
+    a = np.fft.rfft2(folded, axes=(1, 2)).reshape(n, tb * half, k)  # (n, f, K)
+    p = pattern_fft[..., :half].reshape(pattern_fft.shape[0], k, tb * half)  # (S, K, f)
+    spectra = np.matmul(np.ascontiguousarray(np.conj(a).transpose(1, 0, 2)), np.ascontiguousarray(p.transpose(2, 1, 0)))
+    sums = np.fft.irfft2(spectra.transpose(1, 2, 0).reshape(n, -1, tb, half), s=(tb, tb), axes=(2, 3))
+    denom = np.maximum(np.sum(folded**2, axis=(1, 2, 3)), 1e-12)
+    return np.sum(sums**2, axis=1) / denom[:, None, None]

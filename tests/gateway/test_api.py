@@ -305,22 +305,26 @@ def test_soft_binding_resolution(gateway, completed_video):
         assert text.status_code == 415
 
 
-@pytest.mark.parametrize("crop", [0, 6])
-def test_frame_grab_is_traced(gateway, completed_video, crop):
+@pytest.mark.parametrize("grab", ["full", "small"])
+def test_frame_grab_is_traced(gateway, completed_video, grab):
     import av
 
     video, mp4 = completed_video
     with av.open(io.BytesIO(mp4)) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    grab = Image.fromarray(frame[crop:, crop:])  # a crop off the top-left moves the watermark's block grid
+    image = Image.fromarray(frame)
+    if grab == "small":  # below the watermark's 128-px minimum: only the fingerprint can trace it
+        image = image.resize((100, 100), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
-    grab.save(buf, format="JPEG", quality=90)
+    image.save(buf, format="JPEG", quality=90)
     with gateway.client() as http:
         response = http.post("/v1/content_provenance_checks", files={"file": ("grab.jpg", buf.getvalue(), "image/jpeg")})
     assert response.status_code == 200, response.text
     c2pa, wm, registry = response.json()["results"]
     assert c2pa["validation_state"] == "not_present"
     assert registry["outcome"] == "matched" and registry["video_id"] == video["id"], (wm, registry)
+    if grab == "small":
+        assert wm["outcome"] == "not_detected" and registry["method"] == "fingerprint"
 
 
 def test_moderations_rejects_bad_input(gateway):

@@ -197,19 +197,20 @@ def test_small_frames_survive_jpeg():
 
 
 def _unmarked_inputs():
+    """A spread of unmarked inputs; every one runs the full crop/rescale search (the bench runs thousands)."""
     rng = np.random.default_rng(99)
-    for i in range(80):
+    for i in range(20):
         yield rng.integers(0, 256, size=(128, 128 + 8 * (i % 4), 3), dtype=np.uint8)
-    for i in range(70):
+    for i in range(25):
         yield content.natural_clip(2, 128, 160, seed=500 + i, texture=float(4 + i % 40))
-    for i in range(30):
+    for i in range(10):
         yield content.flat_clip(1, 128, 128, tuple(int(v) for v in rng.integers(0, 256, size=3)))
-    for i in range(16):
+    for i in range(8):
         yy, xx = np.mgrid[0:128, 0:192]
         period = 2 + i
         stripes = ((yy // period + (xx // period) * (i % 2)) % 2 * 255).astype(np.uint8)
         yield np.repeat(stripes[..., None], 3, axis=2)
-    for i in range(4):
+    for i in range(2):
         yield attacks.h264(content.natural_clip(12, 128, 128, seed=800 + i), crf=23, fps=FPS)
 
 
@@ -221,7 +222,7 @@ def test_no_false_positive_on_unmarked_inputs():
         count += 1
         if found.payload is not None or found.confidence != 0.0:
             reported.append((count, found.payload, found.confidence))
-    assert count >= 200
+    assert count >= 60
     assert reported == []
 
 
