@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .cli_audit import audit_app
+from .cli_common import DataDir, open_runtime
 from .cli_review import review_app
 from .cli_works import works_app
 from .errors import GatewayError
@@ -29,14 +30,6 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def _runtime(data_dir: Optional[Path]):
-    from .runtime import Runtime
-
-    settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    return Runtime(settings)
-
-
-DataDir = typer.Option(None, "--data-dir", help="Overrides HALLMARK_DATA_DIR.")
 
 
 @app.command()
@@ -66,7 +59,7 @@ def generate(prompt: str = typer.Argument(..., help="What the video should show.
     from .api.routes.videos import parse_prompt, parse_seconds, parse_size
     from .pipeline import GenerationJob, moderate, new_content_id, produce, video_id_for
 
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         text = parse_prompt(prompt, rt.settings.max_prompt_chars)
         secs = parse_seconds(str(seconds), rt.settings.default_seconds)
@@ -103,7 +96,7 @@ def verify(file: Path = typer.Argument(..., exists=True, dir_okay=False, readabl
     """
     from .verification import verify_bytes
 
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         verdict = verify_bytes(rt, file.read_bytes(), tenant=None, actor="cli")
     except GatewayError as exc:
@@ -147,7 +140,7 @@ def _print_verdict(file: Path, verdict) -> None:
 @keys_app.command("init")
 def keys_init(data_dir: Optional[Path] = DataDir) -> None:
     """Create the development CA and signing certificate if they do not exist yet."""
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         material = rt.signing
         _show(material, rt)
@@ -158,7 +151,7 @@ def keys_init(data_dir: Optional[Path] = DataDir) -> None:
 @keys_app.command("show")
 def keys_show(data_dir: Optional[Path] = DataDir) -> None:
     """Show the signing certificate in use and the trust anchors."""
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         _show(rt.signing, rt)
     finally:

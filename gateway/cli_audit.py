@@ -10,21 +10,17 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from .cli_common import DataDir, open_runtime
 from .settings import Settings
 
 audit_app = typer.Typer(help="The tamper-evident audit log: verify, export, report, prune.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
-DataDir = typer.Option(None, "--data-dir", help="Overrides HALLMARK_DATA_DIR.")
 From = typer.Option(None, "--from", help="Start of the period (ISO 8601 date or date-time, UTC by default).")
 To = typer.Option(None, "--to", help="End of the period, exclusive.")
 
 
-def _runtime(data_dir: Optional[Path]):
-    from .runtime import Runtime
-
-    return Runtime(Settings(data_dir=data_dir) if data_dir else Settings())
 
 
 def _when(raw: Optional[str], flag: str):
@@ -73,7 +69,7 @@ def verify(export: Optional[Path] = typer.Option(None, "--export", exists=True, 
         result = {"ok": report.ok, "entries": report.entries, "tree_size": report.tree_size,
                   "problems": report.problems}
     else:
-        rt = _runtime(data_dir)
+        rt = open_runtime(data_dir)
         try:
             report = rt.audit.verify(verifier)
         finally:
@@ -104,7 +100,7 @@ def export(since: Optional[str] = From, until: Optional[str] = To,
         err_console.print(f"[red]error:[/red] --format must be one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
     start, end = _when(since, "--from"), _when(until, "--to")
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         handle = output.open("w", newline="") if output else sys.stdout
         try:
@@ -129,7 +125,7 @@ def report(since: Optional[str] = From, until: Optional[str] = To,
     from .audit.report import build_report, render_html
 
     start, end = _when(since, "--from"), _when(until, "--to")
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         data = build_report(rt.audit, since=start, until=end)
     finally:
@@ -147,7 +143,7 @@ def report(since: Optional[str] = From, until: Optional[str] = To,
 @audit_app.command("checkpoint")
 def checkpoint(data_dir: Optional[Path] = DataDir) -> None:
     """Print the signed checkpoint for the current tree size (signing it if new)."""
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         sys.stdout.write(rt.audit.checkpoint().note)
     finally:
@@ -157,7 +153,7 @@ def checkpoint(data_dir: Optional[Path] = DataDir) -> None:
 @audit_app.command("public-key")
 def public_key(data_dir: Optional[Path] = DataDir) -> None:
     """Print the log's verifier key (give it to whoever verifies exports or checkpoints)."""
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         print(rt.audit.signer.verifier)
     finally:
@@ -171,7 +167,7 @@ def prune(days: Optional[int] = typer.Option(None, "--days", help="Retention in 
     """Delete entries older than the retention period; their leaf hashes stay, so the tree still verifies."""
     from .audit.retention import prune as prune_log
 
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         result = prune_log(rt.audit, retention_days=days or rt.settings.audit_retention_days, actor="cli")
     except ValueError as exc:
@@ -201,7 +197,7 @@ def show_prompt(index: int = typer.Argument(..., help="The entry's index."),
     from .audit.log import PROMPT_KEY_FILE
     from .audit.prompts import PromptKeyError, PromptVault
 
-    rt = _runtime(data_dir)
+    rt = open_runtime(data_dir)
     try:
         row = rt.audit.entry(index)
         sealed = row.data.get("prompt_encrypted") if row else None

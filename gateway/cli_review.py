@@ -8,19 +8,17 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from .cli_common import DataDir, open_runtime
 from .errors import GatewayError
 
 review_app = typer.Typer(help="Jobs the policy sent to review: list, approve, reject.", no_args_is_help=True)
 console = Console(soft_wrap=True)
-DataDir = typer.Option(None, "--data-dir", help="Overrides HALLMARK_DATA_DIR.")
 
 
 def _jobs(data_dir: Optional[Path]):
     from .jobs import JobService
-    from .runtime import Runtime
-    from .settings import Settings
 
-    rt = Runtime(Settings(data_dir=data_dir) if data_dir else Settings())
+    rt = open_runtime(data_dir)
     return rt, JobService(rt)
 
 

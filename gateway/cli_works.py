@@ -8,20 +8,18 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from .cli_common import DataDir, open_runtime
 from .errors import GatewayError
 
 works_app = typer.Typer(help="Registered works: outputs and reference images that match them go to the policy.",
                         no_args_is_help=True)
 console = Console(soft_wrap=True)
-DataDir = typer.Option(None, "--data-dir", help="Overrides HALLMARK_DATA_DIR.")
 
 
 def _registry(data_dir: Optional[Path]):
-    from .runtime import Runtime
-    from .settings import Settings
     from .works import WorkRegistry
 
-    rt = Runtime(Settings(data_dir=data_dir) if data_dir else Settings())
+    rt = open_runtime(data_dir)
     return rt, WorkRegistry(rt)
 
 

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import watermark
 
 from .audit import AuditEvent
-from .errors import UndecodableUpload, UnsupportedMedia
-from .media import MediaError, UndecodableMedia, UnsupportedMediaType, decode_media, sniff_mime
 from .provenance import ProvenanceReport, read_provenance
 from .registry import Registry, RegistryMatch, content_id_hex, fingerprint_frames
 from .runtime import Runtime
+from .uploads import decode_upload
 
 
 @dataclass(frozen=True)
@@ -67,17 +66,8 @@ class Verdict:
 
 
 def verify_bytes(rt: Runtime, data: bytes, *, tenant: str | None, actor: str) -> Verdict:
-    mime = sniff_mime(data)
-    if mime is None:
-        raise UnsupportedMedia("The file is not a supported video or image (MP4, MOV, WebM, JPEG, PNG, WebP, GIF).",
-                               param="file")
-    try:
-        media = decode_media(data)
-    except UnsupportedMediaType as exc:
-        raise UnsupportedMedia(str(exc), param="file") from exc
-    except (UndecodableMedia, MediaError) as exc:
-        raise UndecodableUpload(str(exc), param="file") from exc
-
+    media = decode_upload(data, param="file")
+    mime = media.mime
     c2pa = read_provenance(data, mime, trust_anchors_pem=rt.trust_anchors_pem)
     wm = _extract(media.frames)
     registry = Registry(rt.db)

@@ -11,9 +11,9 @@ from classifiers.works import RegisteredWork, WorkMatcher, fingerprint_frames
 
 from .audit import AuditEvent
 from .db import RegisteredWorkRow, utcnow
-from .errors import InvalidRequest, NotFound, UndecodableUpload, UnsupportedMedia
-from .media import MediaError, UnsupportedMediaType, decode_media, sniff_mime
+from .errors import InvalidRequest, NotFound
 from .runtime import Runtime
+from .uploads import decode_upload
 
 
 def _to_dict(row: RegisteredWorkRow) -> dict:
@@ -30,14 +30,7 @@ class WorkRegistry:
         title, owner = title.strip(), owner.strip()
         if not title:
             raise InvalidRequest("'title' is required.", param="title")
-        if sniff_mime(data) is None:
-            raise UnsupportedMedia("A registered work must be an image or a video.", param="file")
-        try:
-            media = decode_media(data)
-        except UnsupportedMediaType as exc:
-            raise UnsupportedMedia(str(exc), param="file") from exc
-        except MediaError as exc:
-            raise UndecodableUpload(str(exc), param="file") from exc
+        media = decode_upload(data, param="file")
         row = RegisteredWorkRow(id="work_" + secrets.token_hex(8), title=title[:256], owner=owner[:256] or "unknown",
                                 fingerprints=fingerprint_frames(media.frames),
                                 asset_sha256=hashlib.sha256(data).hexdigest(), created_at=utcnow())

@@ -16,11 +16,11 @@ from generator import MIN_SECONDS as GEN_MIN_SECONDS
 from generator import SUPPORTED_SIZES
 
 from ...auth import Principal
-from ...errors import InvalidRequest, UndecodableUpload, UnsupportedMedia
+from ...errors import InvalidRequest
 from ...jobs import JobService, NewVideo
-from ...media import MediaError, UnsupportedMediaType, decode_media, sniff_mime
 from ...pipeline import moderate
 from ...runtime import Runtime
+from ...uploads import decode_upload
 from ..deps import get_jobs, get_principal, get_runtime
 from ..forms import file_field, read_form, text_field
 from ..schemas import Video, VideoDeleted, VideoPage
@@ -70,15 +70,7 @@ def parse_prompt(raw: str | None, max_chars: int) -> str:
 
 def reference_png(data: bytes) -> tuple[bytes, np.ndarray]:
     """The reference image must be an image; it is stored re-encoded as PNG (no metadata carried over)."""
-    mime = sniff_mime(data)
-    if mime is None or not mime.startswith("image/"):
-        raise UnsupportedMedia("'input_reference' must be an image (JPEG, PNG, WebP or GIF).", param="input_reference")
-    try:
-        media = decode_media(data)
-    except UnsupportedMediaType as exc:
-        raise UnsupportedMedia(str(exc), param="input_reference") from exc
-    except MediaError as exc:
-        raise UndecodableUpload(f"'input_reference' could not be decoded: {exc}", param="input_reference") from exc
+    media = decode_upload(data, param="input_reference", images_only=True)
     out = io.BytesIO()
     Image.fromarray(media.frames[0]).save(out, format="PNG")
     return out.getvalue(), media.frames

@@ -1,0 +1,21 @@
+"""Uploaded media → frames, with the gateway's error for each way it can fail (415 not media, 422 undecodable)."""
+
+from __future__ import annotations
+
+from .errors import UndecodableUpload, UnsupportedMedia
+from .media import DecodedMedia, MediaError, UnsupportedMediaType, decode_media, sniff_mime
+
+SUPPORTED = "MP4, MOV, WebM, JPEG, PNG, WebP or GIF"
+
+
+def decode_upload(data: bytes, *, param: str, images_only: bool = False) -> DecodedMedia:
+    mime = sniff_mime(data)
+    if mime is None or (images_only and not mime.startswith("image/")):
+        wanted = "an image (JPEG, PNG, WebP or GIF)" if images_only else f"a supported video or image ({SUPPORTED})"
+        raise UnsupportedMedia(f"'{param}' is not {wanted}.", param=param)
+    try:
+        return decode_media(data)
+    except UnsupportedMediaType as exc:
+        raise UnsupportedMedia(str(exc), param=param) from exc
+    except MediaError as exc:
+        raise UndecodableUpload(f"'{param}' could not be decoded: {exc}", param=param) from exc
