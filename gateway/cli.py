@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .cli_audit import audit_app
 from .cli_common import DataDir, open_runtime
+from .cli_policy import policy_app
 from .cli_review import review_app
 from .cli_works import works_app
 from .errors import GatewayError
@@ -26,6 +27,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(works_app, name="works")
 app.add_typer(review_app, name="review")
+app.add_typer(policy_app, name="policy")
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -43,8 +45,21 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (HALLMARK_
 
     overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None}
     settings = Settings(**overrides)
+    _check_policy_packs(settings)
     console.print(f"Hallmark listening on http://{settings.host}:{settings.port}  (data: {settings.data_dir.resolve()})")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _check_policy_packs(settings: Settings) -> None:
+    """Refuse to start on an invalid pack, with the pack's own error list rather than a startup traceback."""
+    from policies import PolicyError, load_pack
+
+    for source in [settings.policy_pack, *settings.tenant_policy_sources.values()]:
+        try:
+            load_pack(source)
+        except PolicyError as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2)
 
 
 @app.command()

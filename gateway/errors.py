@@ -77,3 +77,10 @@ class OutputBlocked(GatewayError):
 class NotReady(GatewayError):
     status = 400
     code = "video_not_ready"
+
+
+class PolicyRejected(GatewayError):
+    """A policy pack that failed validation on (re)load; the previous pack stays active."""
+
+    status = 422
+    code = "invalid_policy_pack"

@@ -73,7 +73,7 @@ def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, reference: np
     if work is not None and work.work_id is not None:
         scores["ip"] = max(scores["ip"], work.similarity)
     # Deny/allow phrases match the normalised text, so "n4k3d" meets the same rules as "naked".
-    decision = rt.policy_engine().evaluate(text=normalize_text(prompt), scores=scores)
+    decision = rt.policy_engine(tenant).evaluate(text=normalize_text(prompt), scores=scores)
     result = Moderation(
         decision_id="dec_" + secrets.token_hex(12), action=decision.action, policy=decision.policy,
         flagged=list(decision.flagged), categories={k: round(float(v), 4) for k, v in decision.categories.items()},
@@ -104,7 +104,7 @@ def screen_output(rt: Runtime, job: "GenerationJob", frames: np.ndarray) -> None
     work = WorkRegistry(rt).matcher().score(frames)
     if work.work_id is None or work.similarity <= 0:
         return
-    decision = rt.policy_engine().evaluate(text="", scores={"ip": work.similarity})
+    decision = rt.policy_engine(job.tenant).evaluate(text="", scores={"ip": work.similarity})
     rt.audit.append(AuditEvent(
         event="policy.output_decision", actor=job.actor, tenant=job.tenant, object_id=job.video_id,
         data={"action": decision.action, "policy": decision.policy, "registered_work": work.to_dict(),
@@ -151,7 +151,7 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
     )
     progress(70)
     screen_output(rt, job, clip.frames)
-    labels = set(rt.policies.get(rt.settings.policy_pack).labels)
+    labels = set(rt.policies.pack(job.tenant).labels)
     created_at = datetime.now(timezone.utc)
     model_version = str(getattr(model, "version", "1"))
     disclosure = Disclosure(provider=rt.settings.organization, system_name=model.name,

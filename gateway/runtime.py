@@ -9,9 +9,13 @@ from pathlib import Path
 from .audit import AuditEvent, AuditLog
 from .auth import DEV_TENANT, KeyRing
 from .db import Database
+from .policy_admin import PolicyService
 from .provenance import SigningMaterial, ensure_dev_ca, load_signing_material
 from .settings import Settings
 from .storage import AssetStore
+
+
+SIGNER_EVENT = "keys.signing_certificate"
 
 
 class Runtime:
@@ -36,13 +40,30 @@ class Runtime:
                 raise ProvenanceKeyError(
                     "Set both HALLMARK_SIGNING_CERT_CHAIN and HALLMARK_SIGNING_KEY, or neither (dev CA)."
                 )
-            return load_signing_material(s.signing_cert_chain, s.signing_key)
-        existed = (s.keys_dir / "dev-signer.pem").exists()
-        material = ensure_dev_ca(s.keys_dir, organization=s.organization)
-        if not existed:
-            self.audit.append(AuditEvent(event="keys.created", actor="system",
-                                         data={"kind": "development CA", "dir": str(s.keys_dir)}))
+            material = load_signing_material(s.signing_cert_chain, s.signing_key)
+        else:
+            existed = (s.keys_dir / "dev-signer.pem").exists()
+            material = ensure_dev_ca(s.keys_dir, organization=s.organization)
+            if not existed:
+                self.audit.append(AuditEvent(event="keys.created", actor="system",
+                                             data={"kind": "development CA", "dir": str(s.keys_dir)}))
+        self._record_signer(material)
         return material
+
+    def _record_signer(self, material: SigningMaterial) -> None:
+        """Audit a signing certificate the log has not seen in use before (first start, or a key/certificate
+        change made in the settings or key files while the gateway was down)."""
+        from .provenance import describe_material
+
+        info = describe_material(material)
+        last = self.audit.entries(event=SIGNER_EVENT, descending=True, limit=1)
+        previous = last[0].data.get("sha256_fingerprint") if last else None
+        if previous == info["sha256_fingerprint"]:
+            return
+        self.audit.append(AuditEvent(event=SIGNER_EVENT, actor="system", object_id=info["serial"][:64], data={
+            key: info[key] for key in ("subject", "issuer", "serial", "not_before", "not_after", "sha256_fingerprint")
+        } | {"previous_sha256_fingerprint": previous,
+             "source": "operator" if self.settings.signing_cert_chain else "development CA"}))
 
     @cached_property
     def trust_anchors_pem(self) -> str | None:
@@ -89,18 +110,18 @@ class Runtime:
         return self._once("generator", load)
 
     @property
-    def policies(self):
+    def policies(self) -> PolicyService:
+        """Per-tenant policy packs; the first load in a process audits any pack that changed since the last one."""
         def load():
-            from policies import PolicyRegistry
-
-            return PolicyRegistry()
+            service = PolicyService(self)
+            service.record_activation()
+            return service
 
         return self._once("policies", load)
 
-    def policy_engine(self):
-        from policies import PolicyEngine
-
-        return PolicyEngine(self.policies.get(self.settings.policy_pack))
+    def policy_engine(self, tenant: str | None = None):
+        """The engine of the pack that decides for ``tenant`` (the gateway-wide pack unless it has its own)."""
+        return self.policies.engine(tenant)
 
     # -- first start -------------------------------------------------------------------------
     def ensure_dev_key(self) -> str | None:

@@ -53,6 +53,22 @@ def parse_api_keys(raw: str) -> list[ApiKeyGrant]:
     return grants
 
 
+def parse_tenant_policies(raw: str) -> dict[str, str]:
+    """Parse ``tenant:pack`` pairs separated by commas; a pack is a shipped name or a YAML path."""
+    out: dict[str, str] = {}
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        tenant, sep, pack = item.partition(":")
+        if not sep or not tenant.strip() or not pack.strip():
+            raise ValueError(f"HALLMARK_TENANT_POLICIES entry {item!r} is not 'tenant:pack' (a pack name or a path)")
+        if tenant.strip() in out:
+            raise ValueError(f"HALLMARK_TENANT_POLICIES names tenant {tenant.strip()!r} twice")
+        out[tenant.strip()] = pack.strip()
+    return out
+
+
 class Settings(BaseSettings):
     """Every setting has an environment variable ``HALLMARK_<NAME>``; see the README's table."""
 
@@ -72,6 +88,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=16)
     max_attempts: int = Field(default=2, ge=1, description="Runs of a job before an interrupted job is failed")
     policy_pack: str = Field(default="default", description="'default', 'strict' or a path to a YAML pack")
+    tenant_policies: str = Field(default="", description="tenant:pack,... ; tenants not named use policy_pack")
     default_size: str = "256x256"
     default_seconds: int = Field(default=4, ge=1)
     mp4_crf: int = Field(default=18, ge=0, le=51)
@@ -98,6 +115,16 @@ class Settings(BaseSettings):
     def _check_keys(cls, value: str) -> str:
         parse_api_keys(value)
         return value
+
+    @field_validator("tenant_policies")
+    @classmethod
+    def _check_tenant_policies(cls, value: str) -> str:
+        parse_tenant_policies(value)
+        return value
+
+    @cached_property
+    def tenant_policy_sources(self) -> dict[str, str]:
+        return parse_tenant_policies(self.tenant_policies)
 
     @cached_property
     def api_key_grants(self) -> list[ApiKeyGrant]:

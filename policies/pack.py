@@ -3,6 +3,8 @@ strictly at load time so that a broken pack is refused with a message that says 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import numbers
 import re
@@ -76,6 +78,7 @@ class PolicyPack:
     combinations: tuple[Combination, ...] = ()
     description: str = ""
     source: str | None = field(default=None, compare=False)
+    digest: str | None = field(default=None, compare=False)  # SHA-256 of the YAML text (or canonical JSON of a dict)
 
     @property
     def ref(self) -> str:
@@ -123,11 +126,12 @@ def load_pack(path_or_name: str | Path) -> PolicyPack:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise PolicyError(f"{where}: not valid YAML{at}: {problem}") from exc
-    return pack_from_dict(data, source=where)
+    return pack_from_dict(data, source=where, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
-def pack_from_dict(data: Any, *, source: str = "<dict>") -> PolicyPack:
-    """Validate plain data (as parsed from YAML) into a :class:`PolicyPack`; raises :class:`PolicyError`."""
+def pack_from_dict(data: Any, *, source: str = "<dict>", digest: str | None = None) -> PolicyPack:
+    """Validate plain data (as parsed from YAML) into a :class:`PolicyPack`; raises :class:`PolicyError`.
+    ``digest`` identifies the exact text the data came from; by default, the SHA-256 of its canonical JSON."""
     errors: list[str] = []
 
     def err(where: str, message: str) -> None:
@@ -162,6 +166,7 @@ def pack_from_dict(data: Any, *, source: str = "<dict>") -> PolicyPack:
     return PolicyPack(
         id=pack_id, version=version, thresholds=MappingProxyType(thresholds), allow_list=allow_list,
         deny_list=deny_list, labels=labels, combinations=combinations, description=description, source=source,
+        digest=digest or hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest(),
     )
 
 

@@ -6,6 +6,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,16 +54,13 @@ class LiveGateway:
         raise AssertionError(f"{video_id} did not finish in {timeout}s")
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory) -> LiveGateway:
+@contextmanager
+def serve_in_thread(settings) -> Iterator[str]:
+    """A real gateway on a free loopback port for the duration of the block; yields its base URL."""
     import uvicorn
 
     from gateway.api import create_app
-    from gateway.settings import Settings
 
-    data_dir = tmp_path_factory.mktemp("hallmark-data")
-    settings = Settings(data_dir=data_dir, api_keys=f"{KEY_A}:tenant-a,{KEY_B}:tenant-b,{KEY_ADMIN}:ops:admin",
-                        max_upload_bytes=MAX_UPLOAD, default_size="128x128", default_seconds=2)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, announce=lambda _m: None), host="127.0.0.1",
                                            port=port, log_level="warning"))
@@ -72,9 +71,28 @@ def gateway(tmp_path_factory) -> LiveGateway:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("gateway did not start")
         time.sleep(0.05)
-    yield LiveGateway(base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, settings=settings)
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def start_gateway():
+    """``serve_in_thread``, for tests that need a gateway with settings of their own."""
+    return serve_in_thread
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory) -> Iterator[LiveGateway]:
+    from gateway.settings import Settings
+
+    data_dir = tmp_path_factory.mktemp("hallmark-data")
+    settings = Settings(data_dir=data_dir, api_keys=f"{KEY_A}:tenant-a,{KEY_B}:tenant-b,{KEY_ADMIN}:ops:admin",
+                        max_upload_bytes=MAX_UPLOAD, default_size="128x128", default_seconds=2)
+    with serve_in_thread(settings) as base_url:
+        yield LiveGateway(base_url=base_url, data_dir=data_dir, settings=settings)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from ..errors import GatewayError, PayloadTooLarge
 from ..jobs import JobService, Worker
 from ..runtime import Runtime
 from ..settings import Settings
-from .routes import audit, moderations, provenance, reviews, soft_binding, system, videos, works
+from .routes import audit, moderations, policies, provenance, reviews, soft_binding, system, videos, works
 
 log = logging.getLogger("hallmark.api")
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
     async def lifespan(app: FastAPI):
         runtime = Runtime(settings)
         _ = runtime.signing  # first start: make the development CA now, not on the first request
+        _ = runtime.policies  # load (and audit any change of) the policy packs before serving
         key = runtime.ensure_dev_key()
         if key:
             announce(f"Development API key for tenant 'dev' (shown once; also in {settings.data_dir}/dev-api-key.txt):"
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
     app.include_router(works.router)
     app.include_router(moderations.router)
     app.include_router(reviews.router)
+    app.include_router(policies.router)
     app.include_router(audit.router)
 
     @app.middleware("http")

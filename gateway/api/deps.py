@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from ..auth import Principal
+from ..errors import Forbidden
 from ..jobs import JobService
 from ..runtime import Runtime
 
@@ -20,3 +21,11 @@ def get_jobs(request: Request) -> JobService:
 def get_principal(request: Request) -> Principal:
     runtime: Runtime = request.app.state.runtime
     return runtime.keys.authenticate(request.headers.get("authorization"))
+
+
+def require_admin(request: Request, principal: Principal = Depends(get_principal)) -> Principal:
+    """Operator endpoints (registered works, reviews, policy packs) need a key with the ``admin`` role."""
+    if principal.role != "admin":
+        raise Forbidden(f"{request.method} {request.url.path} needs an API key with the 'admin' role "
+                        "(HALLMARK_API_KEYS entries 'key:tenant:admin').")
+    return principal

@@ -23,6 +23,7 @@ def build_report(log: AuditLog, *, since: datetime | None = None, until: datetim
     check_states: Counter = Counter()
     other_labels: Counter = Counter()
     signers: dict[str, dict] = {}
+    policy_changes: list[dict] = []
     tenants: dict[str, Counter] = defaultdict(Counter)
     daily: dict[str, Counter] = defaultdict(Counter)
     first = last = None
@@ -55,6 +56,11 @@ def build_report(log: AuditLog, *, since: datetime | None = None, until: datetim
             seen = signers.setdefault(signer, {"fingerprint": signer, "signed": 0, "first_used": format_time(moment)})
             seen["signed"] += 1
             seen["last_used"] = format_time(moment)
+        elif row.event in ("policy.activated", "policy.reload_failed"):
+            policy_changes.append({"index": row.index, "time": format_time(moment), "event": row.event,
+                                   "actor": row.actor, "scope": data.get("scope"), "policy": data.get("policy"),
+                                   "digest": data.get("digest"), "reason": data.get("reason"),
+                                   "previous": (data.get("previous") or {}).get("policy")})
         elif row.event == "provenance.check":
             tenants[tenant]["checks"] += 1
             check_states[str(data.get("c2pa"))] += 1
@@ -78,7 +84,8 @@ def build_report(log: AuditLog, *, since: datetime | None = None, until: datetim
                            "other": dict(sorted(other_labels.items()))},
         "checks_served": {"total": by_event["provenance.check"], "by_c2pa_state": dict(sorted(check_states.items()))},
         "signing_keys": list(signers.values()),
-        "key_events": by_event["keys.created"] + by_event["apikey.created"],
+        "policy_changes": policy_changes,
+        "key_events": by_event["keys.created"] + by_event["keys.signing_certificate"] + by_event["apikey.created"],
         "tenants": {t: dict(sorted(c.items())) for t, c in sorted(tenants.items())},
         "daily": {d: dict(c) for d, c in sorted(daily.items())},
     }
@@ -145,6 +152,8 @@ def render_html(report: dict) -> str:
     tenant_rows = [[t] + [c.get(k, 0) for k in tenant_cols] for t, c in report["tenants"].items()]
     key_rows = [[k["fingerprint"], k["signed"], k["first_used"], k.get("last_used", "")]
                 for k in report["signing_keys"]]
+    policy_rows = [[c["index"], c["time"], c["event"], c["scope"], c["policy"] or "", c["previous"] or "",
+                    c["actor"], c["reason"] or ""] for c in report["policy_changes"]]
     sections = [
         f"<h1>Hallmark compliance report</h1><p>Period: {html.escape(span)} · generated "
         f"{html.escape(report['generated_at'])} · {report['entries']} audit entries</p>",
@@ -161,6 +170,9 @@ def render_html(report: dict) -> str:
         "<h2>Per tenant</h2>" + _table(["tenant"] + tenant_cols, tenant_rows),
         "<h2>Signing keys in use</h2>" + (_table(["signer", "videos signed", "first used", "last used"], key_rows)
                                           if key_rows else "<p class=muted>none in this period</p>"),
+        "<h2>Policy changes</h2>" + (_table(["entry", "time", "event", "scope", "policy", "previous", "by", "why"],
+                                             policy_rows)
+                                      if policy_rows else "<p class=muted>none in this period</p>"),
         "<h2>Events</h2>" + _bars("entries by event type", report["events"]),
         "<h2>Log state</h2><p>Tree size " + str(report["log"]["tree_size"]) + ". Signed checkpoint:</p><pre>"
         + html.escape(report["log"]["checkpoint"] or "(no checkpoint key)") + "</pre><p>Public key:</p><pre>"

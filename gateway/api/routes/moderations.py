@@ -23,10 +23,10 @@ class ModerationRequest(BaseModel):
     model: str | None = None
 
 
-def _moderate(rt: Runtime, texts: list[str]) -> list[dict]:
+def _moderate(rt: Runtime, tenant: str, texts: list[str]) -> list[dict]:
     from classifiers import normalize_text
 
-    engine = rt.policy_engine()
+    engine = rt.policy_engine(tenant)
     results = []
     for text, scores in zip(texts, rt.classifier.score_batch(texts)):
         decision = engine.evaluate(text=normalize_text(text), scores=scores)
@@ -48,7 +48,7 @@ async def create_moderation(body: ModerationRequest, principal: Principal = Depe
         raise InvalidRequest(f"'input' must hold 1 to {MAX_INPUTS} strings.", param="input")
     if any(len(text) > rt.settings.max_prompt_chars for text in texts):
         raise InvalidRequest(f"Each input must be at most {rt.settings.max_prompt_chars} characters.", param="input")
-    results = await run_in_threadpool(_moderate, rt, texts)
+    results = await run_in_threadpool(_moderate, rt, principal.tenant, texts)
     rt.audit.append(AuditEvent(event="moderation.check", actor=principal.actor, tenant=principal.tenant,
                                data={"inputs": len(texts), "flagged": sum(r["flagged"] for r in results)}))
     return {"id": "modr-" + secrets.token_hex(12), "model": rt.classifier.name, "results": results}

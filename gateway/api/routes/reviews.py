@@ -6,9 +6,8 @@ from fastapi import APIRouter, Body, Depends
 
 from ...auth import Principal
 from ...jobs import JobService
-from ..deps import get_jobs
+from ..deps import get_jobs, require_admin
 from ..schemas import Video
-from .works import require_admin
 
 router = APIRouter(prefix="/v1/reviews", tags=["review"])
 

@@ -6,19 +6,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ...auth import Principal
-from ...errors import Forbidden
 from ...runtime import Runtime
 from ...works import WorkRegistry
-from ..deps import get_principal, get_runtime
+from ..deps import get_runtime, require_admin
 from ..forms import file_field, read_form, text_field
 
 router = APIRouter(prefix="/v1/registered_works", tags=["registered works"])
-
-
-def require_admin(principal: Principal = Depends(get_principal)) -> Principal:
-    if principal.role != "admin":
-        raise Forbidden("Managing registered works needs an API key with the 'admin' role (HALLMARK_API_KEYS).")
-    return principal
 
 
 @router.post("")
