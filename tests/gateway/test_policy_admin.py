@@ -10,6 +10,7 @@ import httpx
 import pytest
 import yaml
 
+from gateway.audit.report import build_report, render_html
 from gateway.provenance import ensure_dev_ca
 from gateway.runtime import Runtime
 from gateway.settings import Settings, parse_tenant_policies
@@ -68,6 +69,10 @@ def test_activation_is_audited_once_per_change(tmp_path):
         assert changed[0].data["policy"] == "tenant-b-pack@1.0.1"
         assert changed[0].data["digest"] != changed[0].data["previous"]["digest"]
         assert rt.audit.verify().ok
+        report = build_report(rt.audit)
+        assert [(c["scope"], c["policy"], c["previous"]) for c in report["policy_changes"]][-1] == (
+            "tenant-b", "tenant-b-pack@1.0.1", "tenant-b-pack@1.0.0")
+        assert "tenant-b-pack@1.0.1" in render_html(report)
     finally:
         rt.close()
 
