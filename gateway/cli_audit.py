@@ -10,8 +10,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from .cli_common import DataDir, open_runtime
-from .settings import Settings
+from .audit import AuditEvent
+from .cli_common import DataDir, cli_runtime, open_runtime
 
 audit_app = typer.Typer(help="The tamper-evident audit log: verify, export, report, prune.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -185,9 +185,12 @@ def rotate_prompt_key(data_dir: Optional[Path] = DataDir) -> None:
     from .audit.log import PROMPT_KEY_FILE
     from .audit.prompts import PromptVault
 
-    settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    kid = PromptVault(settings.keys_dir / PROMPT_KEY_FILE).rotate()
-    console.print(f"prompt key {kid} is now current ({settings.keys_dir / PROMPT_KEY_FILE})")
+    with cli_runtime(data_dir) as rt:
+        path = rt.settings.keys_dir / PROMPT_KEY_FILE
+        kid = PromptVault(path).rotate()
+        rt.audit.append(AuditEvent(event="keys.prompt_key_rotated", actor="cli", object_id=kid,
+                                   data={"kid": kid, "file": str(path)}))
+    console.print(f"prompt key {kid} is now current ({path})")
 
 
 @audit_app.command("show-prompt")

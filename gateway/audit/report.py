@@ -85,7 +85,7 @@ def build_report(log: AuditLog, *, since: datetime | None = None, until: datetim
         "checks_served": {"total": by_event["provenance.check"], "by_c2pa_state": dict(sorted(check_states.items()))},
         "signing_keys": list(signers.values()),
         "policy_changes": policy_changes,
-        "key_events": by_event["keys.created"] + by_event["keys.signing_certificate"] + by_event["apikey.created"],
+        "key_events": sum(n for e, n in by_event.items() if e.startswith("keys.")) + by_event["apikey.created"],
         "tenants": {t: dict(sorted(c.items())) for t, c in sorted(tenants.items())},
         "daily": {d: dict(c) for d, c in sorted(daily.items())},
     }

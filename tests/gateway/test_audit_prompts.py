@@ -58,3 +58,24 @@ def test_settings_select_the_mode(tmp_path):
     assert log.prompts is not None and (settings.keys_dir / "audit-prompt-keys.json").exists()
     assert AuditLog.from_settings(db, Settings(data_dir=tmp_path)).prompts is None
     db.dispose()
+
+
+def test_rotate_prompt_key_cli_is_audited(tmp_path):
+    import subprocess
+    import sys
+
+    from gateway.runtime import Runtime
+    from gateway.settings import Settings
+
+    for expected in ("k1", "k2"):
+        run = subprocess.run([sys.executable, "-m", "gateway", "audit", "rotate-prompt-key", "--data-dir",
+                              str(tmp_path)], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert f"prompt key {expected} is now current" in run.stdout
+    rt = Runtime(Settings(data_dir=tmp_path))
+    try:
+        rotations = rt.audit.entries(event="keys.prompt_key_rotated")
+        assert [r.data["kid"] for r in rotations] == ["k1", "k2"]
+        assert rt.audit.verify().ok
+    finally:
+        rt.close()
