@@ -38,16 +38,23 @@ MOTIONS: dict[str, tuple[int, int]] = {
     "static": (0, 0),
 }
 
-# Two phrasings per combination; the second is only used in training as a
-# paraphrase so the model does not key on one exact sentence.
+# Phrasings per combination. Training uses the first TRAIN_PHRASINGS (the
+# second is a paraphrase so the model does not key on one exact sentence).
+# The last one is never used in training: it exists only for evaluation, so
+# the held-out set also tests a sentence the model has never been given
+# (new words "going", "standing", "against"; the vocabulary words stay).
 TEMPLATES: tuple[str, ...] = (
     "a {colour} {shape} moving {motion} on a {background} background",
     "a {colour} {shape} that moves {motion} over a {background} background",
+    "a {colour} {shape} going {motion} against a {background} background",
 )
 STATIC_TEMPLATES: tuple[str, ...] = (
     "a {colour} {shape} staying still on a {background} background",
     "a {colour} {shape} that stays still over a {background} background",
+    "a {colour} {shape} standing still against a {background} background",
 )
+TRAIN_PHRASINGS = 2
+EVAL_PHRASINGS = len(TEMPLATES)
 
 
 @dataclass(frozen=True)
@@ -60,8 +67,12 @@ class Combination:
     background: str
 
     def caption(self, template: int = 0) -> str:
+        """The caption in phrasing ``template`` (0 … EVAL_PHRASINGS-1; only
+        the first TRAIN_PHRASINGS are ever used in training)."""
         templates = STATIC_TEMPLATES if self.motion == "static" else TEMPLATES
-        return templates[template % len(templates)].format(
+        if not 0 <= template < len(templates):
+            raise ValueError(f"phrasing {template} out of range 0..{len(templates) - 1}")
+        return templates[template].format(
             colour=self.colour, shape=self.shape, motion=self.motion, background=self.background
         )
 
@@ -90,6 +101,18 @@ def split_combinations() -> tuple[list[Combination], list[Combination]]:
     held = [c for c in combos if _is_held_out(c)]
     train = [c for c in combos if not _is_held_out(c)]
     return train, held
+
+
+def training_captions() -> list[str]:
+    """Every caption the model can see in training (training combinations, training phrasings)."""
+    train, _ = split_combinations()
+    return sorted({c.caption(k) for c in train for k in range(TRAIN_PHRASINGS)})
+
+
+def held_out_captions() -> list[str]:
+    """Distinct evaluation captions: held-out combinations in every phrasing (never seen in training)."""
+    _, held = split_combinations()
+    return sorted({c.caption(k) for c in held for k in range(EVAL_PHRASINGS)})
 
 
 # --------------------------------------------------------------------------- rendering
@@ -176,5 +199,5 @@ def sample_batch(
         bg = np.array(BACKGROUNDS[combo.background], dtype=np.int16)
         clips.append(clip)
         masks.append(np.abs(clip.astype(np.int16) - bg).max(axis=-1) > 20)
-        captions.append(combo.caption(int(rng.integers(2))))
+        captions.append(combo.caption(int(rng.integers(TRAIN_PHRASINGS))))
     return np.stack(clips), np.stack(masks), captions

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import all_combinations, sample_batch, split_combinations
+from .data import TRAIN_PHRASINGS, all_combinations, sample_batch, split_combinations
 from .models import DiTConfig, VideoDiT
 from .schedulers import FlowMatchEulerScheduler
 from .text_encoder import MAX_TOKENS, TextEncoder
@@ -36,7 +37,7 @@ def clips_to_tensor(clips: np.ndarray) -> torch.Tensor:
 
 def caption_cache(encoder: TextEncoder, path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Token states for every caption of the vocabulary (plus ""), cached on disk."""
-    captions = sorted({c.caption(k) for c in all_combinations() for k in range(2)} | {""})
+    captions = sorted({c.caption(k) for c in all_combinations() for k in range(TRAIN_PHRASINGS)} | {""})
     if path.exists():
         t = load_file(str(path))
         cached = json.loads(path.with_suffix(".json").read_text())
@@ -51,6 +52,16 @@ def caption_cache(encoder: TextEncoder, path: Path) -> dict[str, tuple[torch.Ten
     save_file({"states": states_t.contiguous(), "mask": masks_t.to(torch.uint8).contiguous()}, str(path))
     path.with_suffix(".json").write_text(json.dumps(captions))
     return {c: (states_t[i], masks_t[i]) for i, c in enumerate(captions)}
+
+
+def boundary(mask: torch.Tensor) -> torch.Tensor:
+    """Pixels on the object's outline (B×1×T×H×W float mask → same shape, 0/1):
+    the 3×3 morphological gradient per frame, one pixel inside and one outside.
+    Square, circle and triangle differ only there (corners, straight edges)."""
+    k, p = (1, 3, 3), (0, 1, 1)
+    dilated = torch.nn.functional.max_pool3d(mask, k, stride=1, padding=p)
+    eroded = -torch.nn.functional.max_pool3d(-mask, k, stride=1, padding=p)
+    return dilated - eroded
 
 
 def export_weights(ema: VideoDiT, out_dir: Path, meta: dict) -> None:
@@ -75,6 +86,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cfg-dropout", type=float, default=0.1, help="share of captions replaced by ''")
     ap.add_argument("--t-uniform", type=float, default=0.3, help="share of uniform (vs logit-normal) t")
     ap.add_argument("--fg-weight", type=float, default=3.0, help="extra loss weight on object pixels")
+    ap.add_argument("--edge-weight", type=float, default=0.0,
+                    help="extra loss weight on the object's boundary (one pixel either side of its outline)")
+    ap.add_argument("--init-from", default=None,
+                    help="fresh run only: start model and EMA from these exported weights (a folder with "
+                         "model.safetensors + config.json, e.g. generator/weights) with a new optimiser")
+    ap.add_argument("--decay-from", type=int, default=None,
+                    help="cosine-decay the learning rate from this step to --lr-min at --steps (default: constant)")
+    ap.add_argument("--lr-min", type=float, default=0.0)
     ap.add_argument("--ckpt-minutes", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -97,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
     gen = torch.Generator().manual_seed(args.seed + 1)
     step, elapsed = 0, 0.0
+    warmup_from = 0  # learning-rate warm-up restarts with a new optimiser
     history: list[dict] = []  # one entry per start/resume: from which step, with which arguments
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
@@ -109,11 +129,28 @@ def main(argv: list[str] | None = None) -> None:
         rng.bit_generator.state = ck["np_rng"]
         gen.set_state(ck["torch_rng"])
         step, elapsed = ck["step"], ck["elapsed"]
+        warmup_from = int(ck.get("warmup_from", 0))
         if not ck.get("history"):  # checkpoints written before the history was kept
             first = {k: v for k, v in ck["args"].items() if k != "out"}
             ck["history"] = [{"from_step": 0, "args": {**first, "t_uniform": first.get("t_uniform", 0.0)}}]
         history = ck["history"]
         print(f"resumed from {ckpt_path} at step {step} ({elapsed / 60:.1f} min)", flush=True)
+    elif args.init_from:
+        # Continue an exported model (the shipped weights are its EMA): both the
+        # trained and the EMA copy start from it; step, time and history carry on.
+        init = Path(args.init_from)
+        init_cfg = json.loads((init / "config.json").read_text())
+        cfg = DiTConfig.from_dict(init_cfg["model"])
+        model, ema = VideoDiT(cfg), VideoDiT(cfg).requires_grad_(False)
+        state = load_file(str(init / "model.safetensors"))
+        model.load_state_dict(state)
+        ema.load_state_dict(state)
+        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+        step = int(init_cfg.get("train_steps", 0))
+        elapsed = 60.0 * float(init_cfg.get("train_minutes", 0.0))
+        history = list(init_cfg.get("train_runs", []))
+        warmup_from = step
+        print(f"initialised from {init} (step {step}, {elapsed / 60:.1f} min, new optimiser)", flush=True)
 
     history.append({"from_step": step, "args": {k: v for k, v in vars(args).items() if k != "out"}})
     n_params = sum(p.numel() for p in model.parameters())
@@ -130,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
             "config": cfg.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(),
             "opt": opt.state_dict(), "np_rng": rng.bit_generator.state, "torch_rng": gen.get_state(),
             "step": step, "elapsed": elapsed, "args": vars(args), "history": history,
+            "warmup_from": warmup_from,
         }
         torch.save(ck, out / "checkpoint.pt.tmp")
         os.replace(out / "checkpoint.pt.tmp", ckpt_path)
@@ -152,15 +190,22 @@ def main(argv: list[str] | None = None) -> None:
         text = torch.stack([cache[c][0] for c in captions])
         text_mask = torch.stack([cache[c][1] for c in captions])
         x0 = clips_to_tensor(clips)
-        weight = 1.0 + args.fg_weight * torch.from_numpy(masks).float()[:, None]
+        m = torch.from_numpy(masks).float()[:, None]  # B×1×T×H×W
+        weight = 1.0 + args.fg_weight * m
+        if args.edge_weight:
+            weight = weight + args.edge_weight * boundary(m)
         noise = torch.randn(x0.shape, generator=gen)
         t = sched.sample_timesteps(x0.shape[0], generator=gen, uniform_share=args.t_uniform)
         xt = sched.add_noise(x0, noise, t)
         pred = model(xt, t, text, text_mask)
         loss = (weight * (pred - sched.velocity_target(x0, noise)) ** 2).mean() / weight.mean()
 
+        lr = args.lr * min(1.0, (step + 1 - warmup_from) / args.warmup)
+        if args.decay_from is not None and step >= args.decay_from and args.steps > args.decay_from:
+            done = min(1.0, (step - args.decay_from) / (args.steps - args.decay_from))
+            lr = min(lr, args.lr_min + (args.lr - args.lr_min) * 0.5 * (1 + math.cos(math.pi * done)))
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
+            g["lr"] = lr
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

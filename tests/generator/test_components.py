@@ -7,7 +7,17 @@ import pytest
 import torch
 
 from generator.analysis import analyse_clip
-from generator.data import COLOURS, all_combinations, render_clip, sample_batch, split_combinations
+from generator.data import (
+    COLOURS,
+    EVAL_PHRASINGS,
+    TRAIN_PHRASINGS,
+    all_combinations,
+    held_out_captions,
+    render_clip,
+    sample_batch,
+    split_combinations,
+    training_captions,
+)
 from generator.models import DiTConfig, VideoDiT
 from generator.models.dit import sincos_3d
 from generator.pipelines import upsample_clip
@@ -51,7 +61,34 @@ def test_dataset_split_and_rendering():
     clips, masks, captions = sample_batch(train, 4, rng)
     assert clips.shape == (4, 16, 32, 32, 3) and clips.dtype == np.uint8
     assert masks.shape == (4, 16, 32, 32) and masks.any()
-    assert all(c in {x.caption(k) for x in train for k in range(2)} for c in captions)
+    assert all(c in set(training_captions()) for c in captions)
+
+
+def test_held_out_captions_are_many_and_never_trained():
+    # The prompt-adherence bench needs >= 100 distinct held-out captions: the
+    # held-out combinations in the training phrasings plus one phrasing that
+    # no training clip is ever captioned with.
+    held = held_out_captions()
+    assert len(held) >= 100 and len(set(held)) == len(held)
+    assert not set(held) & set(training_captions())
+    eval_only = {c.caption(k) for c in all_combinations() for k in range(TRAIN_PHRASINGS, EVAL_PHRASINGS)}
+    assert eval_only and not eval_only & set(training_captions())
+    # sampling many training batches never draws the evaluation-only phrasing
+    _, captions = sample_batch(split_combinations()[0], 64, np.random.default_rng(1))[1:]
+    assert not set(captions) & eval_only
+    with pytest.raises(ValueError):
+        all_combinations()[0].caption(EVAL_PHRASINGS)
+
+
+def test_boundary_weight_marks_the_outline():
+    from generator.train import boundary
+
+    mask = torch.zeros(1, 1, 1, 9, 9)
+    mask[..., 2:7, 2:7] = 1.0  # a 5×5 square
+    edge = boundary(mask)
+    assert edge[0, 0, 0, 4, 4] == 0 and edge[0, 0, 0, 0, 0] == 0  # deep inside / far outside
+    assert edge[0, 0, 0, 2, 4] == 1 and edge[0, 0, 0, 1, 4] == 1  # one pixel inside and outside the edge
+    assert int(edge.sum()) == 7 * 7 - 3 * 3
 
 
 def test_analyser_reads_rendered_clips():
@@ -101,3 +138,10 @@ def test_training_runs_and_resumes(tmp_path):
     assert json.loads((out / "export" / "config.json").read_text())["train_steps"] == 3
     captions = json.loads((out / "captions.json").read_text())
     assert "" in captions and all(any(c in cap for c in COLOURS) for cap in captions if cap)
+    # a new run can continue an exported model (as the shipped weights were continued)
+    more = tmp_path / "more"
+    main(["--out", str(more), "--init-from", str(out / "export"), "--batch", "2", "--steps", "4",
+          "--edge-weight", "2", "--decay-from", "3", "--lr-min", "1e-5"])
+    cfg = json.loads((more / "export" / "config.json").read_text())
+    assert cfg["train_steps"] == 4 and cfg["model"]["dim"] == 48
+    assert [r["from_step"] for r in cfg["train_runs"]] == [0, 2, 3]
