@@ -95,7 +95,9 @@ class FaceDetector:
         if scale < 1.0:
             gray = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
                               interpolation=cv2.INTER_AREA)
-        gray = cv2.equalizeHist(gray)
+        # Local contrast (CLAHE), not a global histogram equalisation: a photo pasted on a large flat background
+        # loses its contrast under a global one and its face is missed.
+        gray = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(gray)
         if min(gray.shape) < MIN_FACE_PX:
             return FaceResult(boxes=(), score=0.0)
         with self._lock:

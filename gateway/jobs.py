@@ -39,6 +39,12 @@ class NewVideo:
     size: tuple[int, int]
     seed: int
     reference_png: bytes | None = None
+    reference_original: bytes | None = None  # the upload as sent, kept when it carries a C2PA manifest
+
+
+def reference_original_name(reference_path: str) -> str:
+    """Where a job keeps its reference upload as sent (for the manifest's ingredient), beside the stored PNG."""
+    return reference_path.removesuffix(".png") + ".original"
 
 
 class JobService:
@@ -55,6 +61,8 @@ class JobService:
         if request.reference_png is not None:
             reference_path = f"{video_id}.reference.png"
             self.rt.assets.put(reference_path, request.reference_png)
+            if request.reference_original is not None:
+                self.rt.assets.put(reference_original_name(reference_path), request.reference_original)
         with self._create_lock, self.rt.db.session.begin() as session:
             seq = (session.scalar(select(func.max(VideoJob.seq))) or 0) + 1
             job = VideoJob(
@@ -103,7 +111,8 @@ class JobService:
         job = self.get(principal, video_id)
         with self.rt.db.session.begin() as session:
             session.execute(update(VideoJob).where(VideoJob.id == job.id).values(deleted_at=utcnow()))
-        for name in (job.video_path, job.thumbnail_path, job.reference_path):
+        original = reference_original_name(job.reference_path) if job.reference_path else None
+        for name in (job.video_path, job.thumbnail_path, job.reference_path, original):
             if name:
                 self.rt.assets.delete(name)
         # The registry record and audit entries stay: the video can still be verified as ours.
@@ -177,13 +186,15 @@ class JobService:
                                 .values(progress=max(1, min(99, percent))))
 
         width, height = (int(v) for v in job.size.split("x"))
-        reference = None
+        reference = original = None
         if job.reference_path:
             reference = np.asarray(Image.open(io.BytesIO(self.rt.assets.get(job.reference_path))).convert("RGB"))
+            if self.rt.assets.exists(reference_original_name(job.reference_path)):
+                original = self.rt.assets.get(reference_original_name(job.reference_path))
         task = GenerationJob(
             video_id=job.id, content_id=int(job.content_id, 16), tenant=job.tenant, actor="worker",
             prompt=job.prompt, seconds=int(job.seconds), size=(width, height), seed=job.seed,
-            policy=job.policy, decision_id=job.decision_id, reference_image=reference,
+            policy=job.policy, decision_id=job.decision_id, reference_image=reference, reference_original=original,
         )
         try:
             result = produce(self.rt, task, progress)

@@ -9,6 +9,7 @@ The API's worker and ``hallmark generate`` both run exactly this module.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -27,12 +28,14 @@ from .labels import Disclosure, draw_visible_label
 from .media import encode_mp4, thumbnail_jpeg
 from .provenance import (
     GenerationClaim,
+    SigningError,
     build_manifest,
     content_id_binding_value,
     describe_material,
     read_provenance,
     sign_asset_with_store,
 )
+from .reference_images import ReferenceImage, png_bytes, reference_ingredient
 from .registry import Registry, content_id_hex, fingerprint_frames
 from .runtime import Runtime
 from .works import WorkRegistry
@@ -62,16 +65,19 @@ class Moderation:
     reasons: list[str]
 
 
-def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, reference: np.ndarray | None = None,
+def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, reference: ReferenceImage | None = None,
              hold_review: bool = False) -> Moderation:
-    """Score the prompt (and the reference image against registered works), let the policy decide, audit the
-    decision; refuse a block — and a review too, unless the caller can hold the job for an operator."""
+    """Score the prompt (and the reference image: registered works → ``ip``, faces → ``real_person``), let the
+    policy decide, audit the decision with the reference image's findings; refuse a block — and a review too,
+    unless the caller can hold the job for an operator."""
     from classifiers import normalize_text
 
     scores = dict(rt.classifier.score(prompt))
-    work = WorkRegistry(rt).matcher().score(reference) if reference is not None else None
+    work = WorkRegistry(rt).matcher().score(reference.frames) if reference is not None else None
     if work is not None and work.work_id is not None:
         scores["ip"] = max(scores["ip"], work.similarity)
+    if reference is not None:  # a face in the reference image: the video may depict a real person
+        scores["real_person"] = max(scores.get("real_person", 0.0), reference.real_person_score)
     # Deny/allow phrases match the normalised text, so "n4k3d" meets the same rules as "naked".
     decision = rt.policy_engine(tenant).evaluate(text=normalize_text(prompt), scores=scores)
     result = Moderation(
@@ -84,7 +90,8 @@ def moderate(rt: Runtime, *, prompt: str, tenant: str, actor: str, reference: np
         data={"action": result.action, "policy": result.policy, "flagged": result.flagged,
               "scores": result.categories, "reasons": result.reasons,
               "classifier": rt.classifier.name,
-              "registered_work": work.to_dict() if work is not None and work.work_id else None},
+              "registered_work": work.to_dict() if work is not None and work.work_id else None,
+              "reference_image": reference.audit() if reference is not None else None},
         prompt=prompt,  # recorded as its SHA-256 (and sealed with AES-GCM in encrypted mode), never in clear
     ))
     if result.action == "block" or (result.action == "review" and not hold_review):
@@ -129,6 +136,7 @@ class GenerationJob:
     policy: str
     decision_id: str
     reference_image: np.ndarray | None = None
+    reference_original: bytes | None = None  # the upload as sent, when it carried a C2PA manifest
 
 
 @dataclass(frozen=True)
@@ -171,9 +179,19 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
         watermark_value=content_id_binding_value(job.content_id),
         software_version=__version__,
     )
-    manifest = build_manifest(claim)
+    reference = reference_ingredient(rt, job.reference_image, job.reference_original)
+    manifest = build_manifest(claim, reference=reference)
     manifest["assertions"].extend(disclosure.manifest_assertions(include_aigc="aigc_metadata" in labels))
-    signed_asset = sign_asset_with_store(mp4, "video/mp4", manifest, rt.signing)
+    try:
+        signed_asset = sign_asset_with_store(mp4, "video/mp4", manifest, rt.signing,
+                                             ingredients=[reference] if reference else [])
+    except SigningError:
+        if reference is None or not reference.has_manifest:
+            raise
+        # c2pa-rs could not take the reference's own manifest (malformed): record the image without it.
+        reference = dataclasses.replace(reference, data=png_bytes(job.reference_image), mime="image/png",
+                                        has_manifest=False)
+        signed_asset = sign_asset_with_store(mp4, "video/mp4", manifest, rt.signing, ingredients=[reference])
     signed = signed_asset.data
     manifest_id = read_provenance(signed, "video/mp4", trust_anchors_pem=None).active_manifest_id
     progress(96)
@@ -188,11 +206,19 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
               "policy": job.policy, "decision_id": job.decision_id,
               "prompt_sha256": prompt_sha256(job.prompt), "asset_sha256": hashlib.sha256(signed).hexdigest(),
               "signer": _signer_fingerprint(rt), "watermark_alg": watermark.ALGORITHM,
-              "manifest_id": manifest_id, "labels": sorted(labels)},
+              "manifest_id": manifest_id, "labels": sorted(labels),
+              "reference_ingredient": _ingredient_audit(reference)},
     ))
     progress(99)
     return MarkedVideo(mp4=signed, thumbnail=thumbnail_jpeg(marked), manifest=manifest,
                        fps=clip.fps, frames=int(marked.shape[0]))
+
+
+def _ingredient_audit(reference) -> dict | None:
+    if reference is None:
+        return None
+    return {"format": reference.mime, "c2pa_manifest": reference.has_manifest,
+            "watermark_content_id": reference.content_id, "registry_manifest_id": reference.registry_manifest_id}
 
 
 def _signer_fingerprint(rt: Runtime) -> str:

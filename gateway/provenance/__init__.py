@@ -8,7 +8,7 @@ from .keys import (
     ensure_dev_ca,
     load_signing_material,
 )
-from .manifest import GenerationClaim, build_manifest, content_id_binding_value
+from .manifest import GenerationClaim, ReferenceIngredient, build_manifest, content_id_binding_value
 from .read import ProvenanceReport, ProvenanceState, read_provenance, strip_manifest
 from .sign import SIGNABLE_MIME_TYPES, SignedAsset, SigningError, sign_asset, sign_asset_with_store
 
@@ -20,6 +20,7 @@ __all__ = [
     "ensure_dev_ca",
     "load_signing_material",
     "GenerationClaim",
+    "ReferenceIngredient",
     "build_manifest",
     "content_id_binding_value",
     "ProvenanceReport",

@@ -16,6 +16,8 @@ __all__ = [
     "GENERATION_ASSERTION_LABEL",
     "SOFT_BINDING_LABEL",
     "GenerationClaim",
+    "REFERENCE_INGREDIENT_ID",
+    "ReferenceIngredient",
     "build_manifest",
     "content_id_binding_value",
 ]
@@ -96,16 +98,66 @@ class GenerationClaim:
         }
 
 
+# The builder-side id of the reference image's ingredient: the ``c2pa.created`` action names it, and c2pa-rs turns
+# the name into a hashed link to the ``c2pa.ingredient.v3`` assertion.
+REFERENCE_INGREDIENT_ID = "hallmark.reference_image"
+REFERENCE_SOFT_BINDING_KEY = "com.hallmark.soft_binding"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferenceIngredient:
+    """The reference image (``input_reference``) a video was generated from, as a C2PA ``inputTo`` ingredient.
+
+    ``data`` is the image as uploaded when it carries a C2PA manifest (c2pa-rs then copies that manifest into the
+    new manifest store as the ingredient's active manifest), otherwise the stored image. ``soft_binding`` is the
+    Hallmark watermark found in it: ``(alg, value)``, the value being the content id as in our own soft-binding
+    assertion; it is written into the ingredient's ``metadata`` (with the registry's manifest id when we know it).
+    The title is fixed: an uploaded file name can be personal data and is never written.
+    """
+
+    data: bytes
+    mime: str
+    has_manifest: bool = False
+    soft_binding: tuple[str, str] | None = None
+    content_id: str | None = None
+    registry_manifest_id: str | None = None
+    title: str = "input_reference"
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("a reference ingredient needs the image's bytes")
+        if not self.mime.startswith("image/"):
+            raise ValueError(f"a reference ingredient is an image, got {self.mime!r}")
+
+    def definition(self) -> dict:
+        """The ingredient JSON for c2pa-python's ``Builder.add_ingredient``."""
+        ingredient: dict = {"title": self.title, "format": self.mime, "relationship": "inputTo",
+                            "label": REFERENCE_INGREDIENT_ID}
+        if self.soft_binding is not None:
+            alg, value = self.soft_binding
+            binding = {"alg": alg, "value": value}
+            if self.content_id:
+                binding["content_id"] = self.content_id
+            if self.registry_manifest_id:
+                binding["manifest_id"] = self.registry_manifest_id
+            ingredient["metadata"] = {REFERENCE_SOFT_BINDING_KEY: binding}
+        return ingredient
+
+
 def build_manifest(
-    claim: GenerationClaim, *, title: str = "Hallmark generated video", mime: str = "video/mp4"
+    claim: GenerationClaim, *, title: str = "Hallmark generated video", mime: str = "video/mp4",
+    reference: ReferenceIngredient | None = None,
 ) -> dict:
     """The manifest definition for c2pa-python's ``Builder``.
 
     Assertions: ``c2pa.actions`` (``c2pa.created`` as trained-algorithmic media by
     "Hallmark <model>", then ``c2pa.watermarked.bound``), ``c2pa.soft-binding`` naming the
-    watermark algorithm and payload, and ``com.hallmark.generation``.
+    watermark algorithm and payload, and ``com.hallmark.generation``. With a ``reference`` image, the
+    ``c2pa.created`` action names it as its input; the ingredient itself is added at signing
+    (``sign_asset_with_store(..., ingredients=[reference])``), since c2pa-rs reads it from the image's bytes.
     """
     generation = claim.generation_assertion()
+    created_parameters = {"parameters": {"ingredientIds": [REFERENCE_INGREDIENT_ID]}} if reference else {}
     return {
         "claim_generator_info": [{"name": CLAIM_GENERATOR_NAME, "version": claim.software_version}],
         "title": title,
@@ -123,6 +175,7 @@ def build_manifest(
                                 "name": f"{CLAIM_GENERATOR_NAME} {claim.model}",
                                 "version": claim.model_version,
                             },
+                            **created_parameters,
                         },
                         {
                             # The watermark carries the content id and is bound to this

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Sequence
 
 import c2pa
 
 from ._context import c2pa_context
 from .keys import SigningMaterial
+from .manifest import ReferenceIngredient
 
 __all__ = ["SigningError", "SIGNABLE_MIME_TYPES", "SignedAsset", "sign_asset", "sign_asset_with_store"]
 
@@ -45,11 +47,14 @@ def sign_asset_with_store(
     material: SigningMaterial,
     *,
     tsa_url: str | None = None,
+    ingredients: Sequence[ReferenceIngredient] = (),
 ) -> SignedAsset:
     """Sign ``data``; return the signed asset and the manifest store bytes c2pa-rs embedded in it.
 
     ``tsa_url`` names an RFC 3161 timestamp authority contacted once, now; without one the
     signature stays valid only until the signing certificate expires.
+    ``ingredients`` are added from their bytes: an ingredient's own C2PA manifest (if any) is
+    validated offline and copied into the new manifest store as that ingredient's active manifest.
     """
     if mime not in SIGNABLE_MIME_TYPES:
         raise SigningError(f"Cannot sign {mime!r}; signable types are {', '.join(sorted(SIGNABLE_MIME_TYPES))}.")
@@ -69,6 +74,8 @@ def sign_asset_with_store(
     out = io.BytesIO()
     try:
         with signer, c2pa_context() as context, c2pa.Builder(definition, context=context) as builder:
+            for ingredient in ingredients:
+                builder.add_ingredient(ingredient.definition(), ingredient.mime, io.BytesIO(ingredient.data))
             store = builder.sign(signer, mime, io.BytesIO(data), out)
     except c2pa.C2paError as exc:
         raise SigningError(f"c2pa-rs could not sign the {mime} asset: {exc}") from exc

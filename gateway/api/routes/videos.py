@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import re
 import secrets
 
-import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from PIL import Image
 
 from generator import MAX_SECONDS as GEN_MAX_SECONDS
 from generator import MIN_SECONDS as GEN_MIN_SECONDS
@@ -19,8 +16,8 @@ from ...auth import Principal
 from ...errors import InvalidRequest
 from ...jobs import JobService, NewVideo
 from ...pipeline import moderate
+from ...reference_images import inspect_reference
 from ...runtime import Runtime
-from ...uploads import decode_upload
 from ..deps import get_jobs, get_principal, get_runtime
 from ..forms import file_field, read_form, text_field
 from ..schemas import Video, VideoDeleted, VideoPage
@@ -68,14 +65,6 @@ def parse_prompt(raw: str | None, max_chars: int) -> str:
     return prompt
 
 
-def reference_png(data: bytes) -> tuple[bytes, np.ndarray]:
-    """The reference image must be an image; it is stored re-encoded as PNG (no metadata carried over)."""
-    media = decode_upload(data, param="input_reference", images_only=True)
-    out = io.BytesIO()
-    Image.fromarray(media.frames[0]).save(out, format="PNG")
-    return out.getvalue(), media.frames
-
-
 @router.post("", response_model=Video)
 async def create_video(request: Request, response: Response, principal: Principal = Depends(get_principal),
                        rt: Runtime = Depends(get_runtime), jobs: JobService = Depends(get_jobs)) -> Video:
@@ -95,13 +84,17 @@ async def create_video(request: Request, response: Response, principal: Principa
         raise InvalidRequest(f"Unknown model {model!r}; this gateway serves: {generator.name}.", param="model",
                              code="model_not_found")
     image = await file_field(form, "input_reference", max_bytes=settings.max_upload_bytes, required=False)
-    reference, reference_frames = await run_in_threadpool(reference_png, image) if image is not None else (None, None)
+    # Decoded (415/422 here), screened for faces and read for a C2PA manifest; stored re-encoded as PNG.
+    reference = await run_in_threadpool(inspect_reference, rt, image) if image is not None else None
 
     decision = await run_in_threadpool(lambda: moderate(rt, prompt=prompt, tenant=principal.tenant,
-                                                        actor=principal.actor, reference=reference_frames,
+                                                        actor=principal.actor, reference=reference,
                                                         hold_review=True))
     job = await run_in_threadpool(jobs.create, principal, NewVideo(prompt=prompt, model=model, seconds=seconds,
-                                                                  size=size, seed=seed, reference_png=reference),
+                                                                  size=size, seed=seed,
+                                                                  reference_png=reference.png if reference else None,
+                                                                  reference_original=reference.original
+                                                                  if reference else None),
                                   decision)
     response.headers["openai-poll-after-ms"] = POLL_AFTER_MS
     return Video.from_job(job)
