@@ -271,3 +271,23 @@ def test_bad_reference_images_are_clear_4xx(gateway, case, completed_video):
     assert error["param"] == "input_reference", error
     if case == "oversized_pixels":
         assert "pixels" in error["message"]
+
+
+def test_the_strict_pack_blocks_a_face_reference_that_the_prompt_alone_would_pass(tmp_path):
+    from gateway.errors import ModerationBlocked
+    from gateway.pipeline import moderate
+    from gateway.reference_images import inspect_reference
+    from gateway.runtime import Runtime
+    from gateway.settings import Settings
+
+    rt = Runtime(Settings(data_dir=tmp_path, api_keys="hm-k:tenant-s", tenant_policies="tenant-s:strict"))
+    try:
+        prompt = "a sunny beach at noon, gentle waves"
+        assert moderate(rt, prompt=prompt, tenant="tenant-s", actor="test").action == "allow"
+        photo = inspect_reference(rt, (DATA / "astronaut.jpg").read_bytes())
+        assert photo.faces.count == 1 and photo.original is None
+        with pytest.raises(ModerationBlocked) as blocked:  # strict: real_person ≥ 0.8 → block
+            moderate(rt, prompt=prompt, tenant="tenant-s", actor="test", reference=photo, hold_review=True)
+        assert "real_person" in blocked.value.extra["categories"] and blocked.value.extra["action"] == "block"
+    finally:
+        rt.close()
