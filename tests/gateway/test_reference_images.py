@@ -3,6 +3,7 @@ watermark → an ``inputTo`` ingredient of the new manifest, bad images → 4xx.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -291,3 +292,60 @@ def test_the_strict_pack_blocks_a_face_reference_that_the_prompt_alone_would_pas
         assert "real_person" in blocked.value.extra["categories"] and blocked.value.extra["action"] == "block"
     finally:
         rt.close()
+
+
+def test_a_reference_whose_manifest_is_garbled_still_generates_and_is_recorded_without_it(gateway, tmp_path):
+    camera = ensure_dev_ca(tmp_path / "camera-keys", organization="Example Camera Maker")
+    definition = {"claim_generator_info": [{"name": "Example Camera", "version": "1.0"}], "title": "photo.jpg",
+                  "assertions": [{"label": "c2pa.actions", "data": {"actions": [
+                      {"action": "c2pa.created", "digitalSourceType": CREATED_BY_CAMERA}]}}]}
+    image = (np.random.default_rng(4).random((128, 128, 3)) * 255).astype(np.uint8)
+    signed = bytearray(sign_asset(_encode(image, "JPEG"), "image/jpeg", definition, camera))
+    at = signed.find(b"c2pa.signature")
+    signed[at + 200:at + 260] = bytes(60)  # the manifest is there but cannot be parsed
+    with gateway.client() as http:
+        created = http.post("/v1/videos", files={"prompt": (None, "noise"), "seconds": (None, "1"),
+                                                 "input_reference": ("p.jpg", bytes(signed), "image/jpeg")})
+        assert created.status_code == 200, created.text
+        video = gateway.wait_done(created.json()["id"])
+        assert video["status"] == "completed", video
+        mp4 = http.get(f"/v1/videos/{video['id']}/content").content
+    trust = (gateway.settings.keys_dir / "dev-root-ca.pem").read_text()
+    report = read_provenance(mp4, "video/mp4", trust_anchors_pem=trust)
+    assert report.state == "trusted", report.validation_codes
+    [ingredient] = _active(report)["ingredients"]
+    assert ingredient["relationship"] == "inputTo" and "active_manifest" not in ingredient
+    audit = _decision_for(gateway, video["id"])
+    assert audit["decision"]["reference_image"]["c2pa"] == "invalid"
+    assert audit["generated"]["reference_ingredient"] == {"format": "image/png", "c2pa_manifest": False,
+                                                          "watermark_content_id": None, "registry_manifest_id": None}
+
+
+def test_a_tampered_reference_is_recorded_with_its_failure_and_leaves_the_video_trusted(tmp_path):
+    from gateway.media import encode_mp4
+    from gateway.provenance import sign_asset_with_store
+
+    ours = ensure_dev_ca(tmp_path / "ours")
+    camera = ensure_dev_ca(tmp_path / "camera", organization="Example Camera Maker")
+    definition = {"claim_generator_info": [{"name": "Example Camera", "version": "1.0"}], "title": "photo.jpg",
+                  "assertions": [{"label": "c2pa.actions", "data": {"actions": [
+                      {"action": "c2pa.created", "digitalSourceType": CREATED_BY_CAMERA}]}}]}
+    image = (np.random.default_rng(5).random((64, 64, 3)) * 255).astype(np.uint8)
+    tampered = bytearray(sign_asset(_encode(image, "JPEG"), "image/jpeg", definition, camera))
+    tampered[-100] ^= 0xFF  # a pixel byte changed after signing
+    assert read_provenance(bytes(tampered), "image/jpeg", trust_anchors_pem=None).state == "invalid"
+    claim = GenerationClaim(content_id=7, video_id="video_0000000000000007", model="m", model_version="1", seed=1,
+                            policy="default@1", decision_id="dec_1", prompt_sha256="0" * 64,
+                            created_at=dt.datetime.now(dt.timezone.utc),
+                            watermark_alg="alg", watermark_value=content_id_binding_value(7), software_version="0")
+    reference = ReferenceIngredient(data=bytes(tampered), mime="image/jpeg", has_manifest=True)
+    manifest = build_manifest(claim, reference=reference)
+    created = manifest["assertions"][0]["data"]["actions"][0]
+    assert created["parameters"]["ingredientIds"] == [REFERENCE_INGREDIENT_ID]
+    video = encode_mp4(np.zeros((8, 64, 64, 3), np.uint8), 8.0)
+    signed = sign_asset_with_store(video, "video/mp4", manifest, ours, ingredients=[reference]).data
+    report = read_provenance(signed, "video/mp4", trust_anchors_pem=ours.root_pem.decode() + camera.root_pem.decode())
+    assert report.state == "trusted", report.validation_codes  # our claim holds; the input's failure is its own
+    [ingredient] = _active(report)["ingredients"]
+    failures = [entry["code"] for entry in ingredient["validation_results"]["activeManifest"]["failure"]]
+    assert "assertion.dataHash.mismatch" in failures
