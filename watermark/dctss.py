@@ -33,7 +33,7 @@ import numpy as np
 
 from . import coding, sync
 
-ALGORITHM = "com.hallmark.wm.dct-ss.1"
+ALGORITHM = "com.hallmark.wm.dct-ss.2"
 
 BLOCK = 8
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601; sums to 1
@@ -43,21 +43,24 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601; sums to 1
 class DctSsParams:
     """Every constant that defines dct-ss.1. Changing any of them makes a new, incompatible method."""
 
-    key: bytes = b"com.hallmark.wm.dct-ss.1/default-key"
-    tile_blocks: int = 16
-    # (vertical, horizontal) DCT frequencies used: the low-mid band below the half-resolution
-    # Nyquist limit (index < 4), so a 2x down-and-up scale keeps most of it, and above the
-    # lowest two, so the pattern does not show as block-wise gradients.
+    key: bytes = b"com.hallmark.wm.dct-ss.2/default-key"
+    # 16 x 16 px blocks, 8 x 8 of them to a 128 x 128 px tile.
+    block: int = 16
+    tile_blocks: int = 8
+    # (vertical, horizontal) DCT frequencies used (u / 32 cycles per px): 2 <= u + v <= 4, i.e.
+    # periods of 64 to 16 px. Low enough that H.264 at CRF 35 and JPEG 50 keep much of it and
+    # that SSIM's 11 x 11 window sees it partly as a change of local mean (which it barely
+    # penalises); the lowest two, (0, 1) and (1, 0), are left out: content dominates there.
     band: tuple[tuple[int, int], ...] = (
         (0, 2), (1, 1), (2, 0),
         (0, 3), (1, 2), (2, 1), (3, 0),
-        (1, 3), (2, 2), (3, 1),
+        (0, 4), (1, 3), (2, 2), (3, 1), (4, 0),
     )
     # Base change of one band coefficient (orthonormal DCT, 8-bit luma levels) at strength 1.
-    amplitude: float = 4.95
+    amplitude: float = 9.0
     # Detection weight per block: 1 / (mean squared band coefficient + detection_floor**2).
     # Busy blocks carry more host and codec noise in the band, so they count for less.
-    detection_floor: float = 4.0
+    detection_floor: float = 16.0
     # Informed embedding: per symbol, the scale t is chosen so that the weighted projection
     # reaches `margin` times the symbol's weighted amplitude, within [scale_min, scale_max].
     margin: float = 1.0
@@ -66,9 +69,19 @@ class DctSsParams:
     # The host projection that sets t is averaged over +-temporal_window frames, so t (and
     # with it the pattern's strength) changes slowly over time: no flicker.
     temporal_window: int = 12
+    # The compensation is worked out per region of this many tiles a side (0: per frame), so a
+    # crop that keeps only a few tiles still sees each symbol compensated.
+    compensation_tiles: int = 0
     # Hard ceiling on the luma change: PSNR never below this at strength 1 (it drops by
     # 20*log10(strength) for other strengths).
     min_psnr_db: float = 41.5
+    # Perceptual mask: a block's amplitude is multiplied by ((var + mask_c) / mask_c) ** (mask_gamma / 2),
+    # at most mask_max, where var is the block's own luma variance (0 = no mask).
+    mask_gamma: float = 0.0
+    mask_c: float = 50.0
+    mask_max: float = 3.0
+    # After masking the frame's mean squared gain is brought to at most mask_norm (1 = the unmasked energy).
+    mask_norm: float = 1.0
 
 
 DEFAULT_PARAMS = DctSsParams()
@@ -83,19 +96,19 @@ class _Layout:
     chip: np.ndarray = field(repr=False)  # (tile_blocks**2, K) float32, +-1
 
 
-def _dct_matrix() -> np.ndarray:
-    n = np.arange(BLOCK)
-    m = np.cos((2 * n[None, :] + 1) * n[:, None] * np.pi / (2 * BLOCK)) * np.sqrt(2.0 / BLOCK)
+def _dct_matrix(block: int = BLOCK) -> np.ndarray:
+    n = np.arange(block)
+    m = np.cos((2 * n[None, :] + 1) * n[:, None] * np.pi / (2 * block)) * np.sqrt(2.0 / block)
     m[0] /= np.sqrt(2.0)
     return m  # m[u, x]
 
 
 @lru_cache(maxsize=4)
 def _layout(params: DctSsParams) -> _Layout:
-    m = _dct_matrix()
+    m = _dct_matrix(params.block)
     basis = np.stack([np.outer(m[u], m[v]).reshape(-1) for u, v in params.band], axis=1)
     n_slots = params.tile_blocks**2 * len(params.band)
-    if n_slots < 4 * coding.CODED_BITS:
+    if n_slots < 3 * coding.CODED_BITS:
         raise ValueError("tile too small for the code")
     seed = int.from_bytes(hashlib.sha256(params.key).digest()[:16], "big")
     rng = np.random.Generator(np.random.PCG64(seed))
@@ -135,32 +148,35 @@ def _frame_layout(
     return layout.symbol[tile_pos], layout.chip[tile_pos]
 
 
-def _to_blocks(plane: np.ndarray) -> np.ndarray:
-    """(H, W) -> (n_blocks, 64) over the largest whole-block top-left region."""
+def _to_blocks(plane: np.ndarray, b: int = BLOCK) -> np.ndarray:
+    """(H, W) -> (n_blocks, b * b) over the largest whole-block top-left region."""
     h, w = plane.shape
-    by, bx = h // BLOCK, w // BLOCK
-    region = plane[: by * BLOCK, : bx * BLOCK]
-    return region.reshape(by, BLOCK, bx, BLOCK).transpose(0, 2, 1, 3).reshape(by * bx, BLOCK * BLOCK)
+    by, bx = h // b, w // b
+    region = plane[: by * b, : bx * b]
+    return region.reshape(by, b, bx, b).transpose(0, 2, 1, 3).reshape(by * bx, b * b)
 
 
-def _from_blocks(blocks: np.ndarray, blocks_y: int, blocks_x: int) -> np.ndarray:
-    return blocks.reshape(blocks_y, blocks_x, BLOCK, BLOCK).transpose(0, 2, 1, 3).reshape(
-        blocks_y * BLOCK, blocks_x * BLOCK
-    )
+def _from_blocks(blocks: np.ndarray, blocks_y: int, blocks_x: int, b: int = BLOCK) -> np.ndarray:
+    return blocks.reshape(blocks_y, blocks_x, b, b).transpose(0, 2, 1, 3).reshape(blocks_y * b, blocks_x * b)
+
+
+def _mask(blocks: np.ndarray, params: DctSsParams) -> np.ndarray:
+    """Per block amplitude gain from its own luma variance (all ones without a mask)."""
+    if params.mask_gamma == 0.0:
+        return np.ones(blocks.shape[0], dtype=np.float32)
+    var = blocks.var(axis=1)
+    m = ((var + params.mask_c) / params.mask_c) ** (params.mask_gamma / 2)
+    return np.minimum(m, params.mask_max).astype(np.float32)
 
 
 def _luma(frame: np.ndarray) -> np.ndarray:
     return frame.astype(np.float32) @ _LUMA
 
 
-def _detection_weights(coeffs: np.ndarray, params: DctSsParams) -> np.ndarray:
-    """Per block: 1 / (mean squared band coefficient + detection_floor**2)."""
-    return 1.0 / (np.mean(coeffs**2, axis=1) + params.detection_floor**2)
-
-
-def _band_coefficients(frame: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """(n_blocks, K) band coefficients of the frame's luma."""
-    return _to_blocks(_luma(frame)) @ basis
+def _detection_weights(coeffs: np.ndarray, params: DctSsParams, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per block: mask / (mean squared band coefficient + detection_floor**2)."""
+    w = 1.0 / (np.mean(coeffs**2, axis=1) + params.detection_floor**2)
+    return w if mask is None else w * mask
 
 
 def _moving_average(x: np.ndarray, half_window: int) -> np.ndarray:
@@ -179,21 +195,40 @@ def embed(frames: np.ndarray, payload: int, strength: float, params: DctSsParams
     layout = _layout(params)
     symbols = coding.encode(payload)
     n_frames, h, w, _ = frames.shape
-    blocks_y, blocks_x = h // BLOCK, w // BLOCK
+    b = params.block
+    blocks_y, blocks_x = h // b, w // b
     symbol_of, chip_of = _frame_layout(params, blocks_y, blocks_x)
-    flat_symbol = symbol_of.ravel()
     n_sym = coding.CODED_BITS
     amplitude = params.amplitude * strength
+    # Compensation groups: (region, symbol), a region being `compensation_tiles` x
+    # `compensation_tiles` tiles (0: the whole frame is one region).
+    if params.compensation_tiles > 0:
+        span = params.compensation_tiles * params.tile_blocks
+        ry, rx = np.meshgrid(np.arange(blocks_y) // span, np.arange(blocks_x) // span, indexing="ij")
+        region = (ry * (-(-blocks_x // span)) + rx).reshape(-1)
+    else:
+        region = np.zeros(blocks_y * blocks_x, dtype=np.int64)
+    n_groups = (int(region.max()) + 1) * n_sym
+    group_of = region[:, None] * n_sym + symbol_of  # (n, K)
+    flat_group = group_of.ravel()
+    symbols_of_group = np.tile(symbols, n_groups // n_sym)
 
-    # Pass 1: how much each frame's own content already leans along each symbol's pattern,
-    # in units of what the mark adds at scale 1 (same detection weights as the extractor).
-    lean = np.empty((n_frames, n_sym))
+    # Pass 1: how much each frame's own content already leans along each symbol's pattern (per
+    # region), in units of what the mark adds at scale 1 (same detection weights as the extractor).
+    lean = np.empty((n_frames, n_groups))
+    gains = np.empty((n_frames, blocks_y * blocks_x), dtype=np.float32)
     for i, frame in enumerate(frames):
-        coeffs = _band_coefficients(frame, layout.basis)
-        weight = _detection_weights(coeffs, params)[:, None]
-        host = np.bincount(flat_symbol, weights=(weight * chip_of * coeffs).ravel(), minlength=n_sym)
-        reach = np.bincount(flat_symbol, weights=np.broadcast_to(weight, coeffs.shape).ravel(), minlength=n_sym)
-        lean[i] = symbols * host / (amplitude * reach)
+        blocks = _to_blocks(_luma(frame), b)
+        coeffs = blocks @ layout.basis
+        gain = _mask(blocks, params)
+        norm = float(np.sqrt(np.mean(gain.astype(np.float64) ** 2)))
+        if norm > params.mask_norm:
+            gain = gain * np.float32(params.mask_norm / norm)
+        gains[i] = gain
+        weight = _detection_weights(coeffs, params, _mask(blocks, params))[:, None]
+        host = np.bincount(flat_group, weights=(weight * chip_of * coeffs).ravel(), minlength=n_groups)
+        reach = np.bincount(flat_group, weights=(weight * gain[:, None] * np.ones_like(coeffs)).ravel(), minlength=n_groups)
+        lean[i] = symbols_of_group * host / (amplitude * np.maximum(reach, 1e-12))
     lean = _moving_average(lean, params.temporal_window)
     scale = np.clip(params.margin - lean, params.scale_min, params.scale_max)
 
@@ -202,8 +237,8 @@ def embed(frames: np.ndarray, payload: int, strength: float, params: DctSsParams
     basis_t = layout.basis.T * np.float32(amplitude)
     out = np.empty_like(frames)
     for i, frame in enumerate(frames):
-        change = chip_of * (symbols * scale[i]).astype(np.float32)[symbol_of]  # (n, K)
-        delta = _from_blocks(change @ basis_t, blocks_y, blocks_x)
+        change = chip_of * (symbols_of_group * scale[i]).astype(np.float32)[group_of] * gains[i][:, None]  # (n, K)
+        delta = _from_blocks(change @ basis_t, blocks_y, blocks_x, b)
         mse = float(np.mean(delta.astype(np.float64) ** 2)) * delta.size / (h * w)
         if mse > max_mse:
             delta *= np.float32(np.sqrt(max_mse / mse))
@@ -242,9 +277,11 @@ def _plane_evidence_and_noise(luma: np.ndarray, alignment: Alignment, params: Dc
     """The symbol sums and their expected energy without a mark (the sum of the squared weighted slots)."""
     layout = _layout(params)
     h, w = luma.shape
-    symbol_of, chip_of = _frame_layout(params, h // BLOCK, w // BLOCK, alignment.tile_y, alignment.tile_x)
-    coeffs = _to_blocks(luma) @ layout.basis
-    weighted = _detection_weights(coeffs, params)[:, None] * coeffs
+    b = params.block
+    symbol_of, chip_of = _frame_layout(params, h // b, w // b, alignment.tile_y, alignment.tile_x)
+    blocks = _to_blocks(luma, b)
+    coeffs = blocks @ layout.basis
+    weighted = _detection_weights(coeffs, params, _mask(blocks, params))[:, None] * coeffs
     sums = np.bincount(symbol_of.ravel(), weights=(chip_of * weighted).ravel(), minlength=coding.CODED_BITS)
     return sums, float(np.sum(weighted.astype(np.float64) ** 2))
 
@@ -253,23 +290,37 @@ class _Pooled:
     """Evidence pooled over frames, each frame weighted by how much mark it visibly carries.
 
     A frame's symbol energy over its no-mark expectation is about 1 without a mark and 1 + SNR
-    with one; after a codec the intra frame can carry ten times the mark of the predicted
-    frames, so equal weights would drown it. Weight = FRAME_WEIGHT_FLOOR + max(energy - 1, 0),
-    on evidence normalised by its noise: about +2 to +3 dB of evidence after H.264 CRF 28.
+    with one (SNR as a power ratio per symbol); without a mark it scatters by about
+    sqrt(2 / CODED_BITS) = 0.1. After a codec the intra frame can carry ten times the mark of
+    the predicted frames, and 47 predicted frames with next to no mark given any weight drown
+    it. So a frame's weight is max(energy - 1 - FRAME_ENERGY_MARGIN, 0): only frames that
+    visibly carry a mark count, the more the stronger. When no frame clears the margin (little
+    mark anywhere, or none), every frame counts: FRAME_WEIGHT_FLOOR + max(energy - 1, 0).
     """
 
     def __init__(self) -> None:
-        self.total = np.zeros(coding.CODED_BITS)
+        self.frames: list[np.ndarray] = []
 
     def add(self, sums: np.ndarray, noise_energy: float) -> None:
-        if noise_energy <= 0.0:
-            return
-        normalised = sums / np.sqrt(noise_energy)
-        energy = float(np.sum(normalised**2))
-        self.total += (FRAME_WEIGHT_FLOOR + max(energy - 1.0, 0.0)) * normalised
+        if noise_energy > 0.0:
+            self.frames.append(sums / np.sqrt(noise_energy))
+
+    @property
+    def total(self) -> np.ndarray:
+        if not self.frames:
+            return np.zeros(coding.CODED_BITS)
+        n = np.stack(self.frames)  # (frames, symbols)
+        excess = np.sum(n**2, axis=1) - 1.0
+        weight = np.maximum(excess - FRAME_ENERGY_MARGIN, 0.0)
+        if not np.any(weight > 0):
+            weight = FRAME_WEIGHT_FLOOR + np.maximum(excess, 0.0)
+        return weight @ n
 
 
 FRAME_WEIGHT_FLOOR = 0.25
+FRAME_ENERGY_MARGIN = 0.3
+
+
 def frame_evidence(frame: np.ndarray, params: DctSsParams = DEFAULT_PARAMS, alignment: Alignment = ORIGIN) -> np.ndarray:
     """The CODED_BITS weighted correlation sums for one uint8 H x W x 3 frame (> 0 leans to coded bit 1)."""
     return _plane_evidence(_luma_at(frame, alignment), alignment, params)
@@ -283,62 +334,89 @@ def symbol_evidence(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS, al
     return pooled.total
 
 
-def _band_planes(luma: np.ndarray, params: DctSsParams) -> np.ndarray:
-    """Band coefficients of the 8 x 8 block starting at every pixel: (K, H - 7, W - 7), separably."""
-    m = _dct_matrix().astype(np.float32)
-    h, w = luma.shape
-    rows = {}
-    for u in sorted({u for u, _ in params.band}):
-        acc = np.zeros((h - BLOCK + 1, w), dtype=np.float32)
-        for i in range(BLOCK):
-            acc += m[u, i] * luma[i : h - BLOCK + 1 + i]
-        rows[u] = acc
-    out = np.empty((len(params.band), h - BLOCK + 1, w - BLOCK + 1), dtype=np.float32)
-    for j, (u, v) in enumerate(params.band):
-        acc = np.zeros((h - BLOCK + 1, w - BLOCK + 1), dtype=np.float32)
-        for i in range(BLOCK):
-            acc += m[v, i] * rows[u][:, i : w - BLOCK + 1 + i]
-        out[j] = acc
-    return out
+def _harmonics(params: DctSsParams) -> int:
+    """The highest tile harmonic the band reaches (its top frequency times the tile period)."""
+    top = max(max(u, v) for u, v in params.band) + 1
+    return int(round(top / (2 * params.block) * params.tile_blocks * params.block))
+
+
+# The offset search looks at no more than this many pixels per side of each frame (centred):
+# 4 x 4 tiles per frame are plenty to find the alignment, and it bounds the cost on large frames.
+SEARCH_REGION = 512
+# Grid offsets are searched on a 2 px lattice first; the band's highest frequency (1/8 cycle per
+# px) keeps most of its correlation 1 px off. The best coarse offsets are then refined to 1 px.
+COARSE_STEP = 2
+REFINE_CANDIDATES = 2
+
+
+def _folded_tile(lumas: list[np.ndarray], dy: int, dx: int, params: DctSsParams) -> np.ndarray:
+    """The weighted band coefficients of the block grid starting at (dy, dx), folded into one tile (tb, tb, K)."""
+    layout = _layout(params)
+    tb, b = params.tile_blocks, params.block
+    folded = np.zeros((tb, tb, len(params.band)))
+    for luma in lumas:
+        region = luma[dy:, dx:]
+        by, bx = region.shape[0] // b, region.shape[1] // b
+        coeffs = _to_blocks(region, b) @ layout.basis
+        weight = _detection_weights(coeffs, params)[:, None]
+        folded += sync.fold((weight * coeffs).reshape(by, bx, -1), tb)
+    return folded
 
 
 def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams = DEFAULT_PARAMS) -> tuple[Alignment, float]:
-    """The block-grid offset (64 candidates) and tile offset (256) where the mark's symbol energy peaks.
+    """The block-grid offset (block**2 candidates) and tile offset (tile_blocks**2) where the mark's symbol energy peaks.
 
     `lumas` are a few frames' luma planes, already at the original pixel pitch (scale undone);
     their folded tiles are summed coherently. Returns the alignment and its normalised energy
-    (about 1 on unmarked content, well above on marked content).
+    (about 1 on unmarked content, well above on marked content). Grid offsets are tried on a
+    COARSE_STEP lattice, then around the best REFINE_CANDIDATES of them at 1 px.
     """
-    tb = params.tile_blocks
-    folded = np.zeros((BLOCK, BLOCK, tb, tb, len(params.band)))
+    tb, b = params.tile_blocks, params.block
+    crops = []
     for luma in lumas:
-        planes = _band_planes(luma, params)
-        for dy in range(BLOCK):
-            for dx in range(BLOCK):
-                coeffs = np.moveaxis(planes[:, dy::BLOCK, dx::BLOCK], 0, -1)  # (by, bx, K)
-                weight = 1.0 / (np.mean(coeffs**2, axis=-1, keepdims=True) + params.detection_floor**2)
-                folded[dy, dx] += sync.fold(weight * coeffs, tb)
-    energy = sync.tile_shift_energy(folded.reshape(BLOCK * BLOCK, tb, tb, -1), _pattern_fft(params))
-    best = int(np.argmax(energy))
-    offset, ty, tx = np.unravel_index(best, energy.shape)
-    dy, dx = divmod(int(offset), BLOCK)
-    return Alignment(scale, dy, dx, int(ty), int(tx)), float(energy.flat[best])
+        h, w = luma.shape
+        top, left = max(0, (h - SEARCH_REGION) // 2), max(0, (w - SEARCH_REGION) // 2)
+        # Keep the tile phase: the crop starts on a whole number of tiles from the frame's origin.
+        top, left = top - top % (tb * b), left - left % (tb * b)
+        crops.append(luma[top : top + SEARCH_REGION + b, left : left + SEARCH_REGION + b])
+    pattern = _pattern_fft(params)
+    energies: dict[tuple[int, int], np.ndarray] = {}
+
+    def evaluate(offsets: list[tuple[int, int]]) -> None:
+        offsets = [o for o in offsets if o not in energies]
+        if not offsets:
+            return
+        folded = np.stack([_folded_tile(crops, dy, dx, params) for dy, dx in offsets])
+        for o, e in zip(offsets, sync.tile_shift_energy(folded, pattern)):
+            energies[o] = e
+
+    evaluate([(dy, dx) for dy in range(0, b, COARSE_STEP) for dx in range(0, b, COARSE_STEP)])
+    coarse = sorted(energies, key=lambda o: -float(energies[o].max()))[:REFINE_CANDIDATES]
+    evaluate([((dy + i) % b, (dx + j) % b) for dy, dx in coarse for i in (-1, 0, 1) for j in (-1, 0, 1)])
+    (dy, dx), e = max(energies.items(), key=lambda item: float(item[1].max()))
+    ty, tx = np.unravel_index(int(np.argmax(e)), e.shape)
+    # A grid offset of dy means the first whole block starts dy px in; a wrap (dy near b) is
+    # the same grid one block earlier, which the tile offset absorbs.
+    return Alignment(scale, int(dy), int(dx), int(ty), int(tx)), float(e.max())
 
 
 # Frames (evenly spaced, the first always included: after a codec it is the intra frame with
 # the clearest mark) used to estimate the scale and find the offsets.
 SEARCH_FRAMES = 4
-MAX_SCALE_CANDIDATES = 2
+# Scale candidates from the spectral comb whose offsets are searched (besides scale 1).
+MAX_SCALE_CANDIDATES = 3
+# At most this many of the searched alignments (the most energetic first) are decoded.
+MAX_SEARCH_DECODES = 3
 # A found alignment is decoded only if its normalised symbol energy reaches this. On unmarked
-# content the best of the 16,384 offsets reaches about 1.4 (the energy is a chi-square with 192
-# degrees of freedom over 192, maximised); a mark that can still be decoded gives 2 and more.
+# content the best of the 16,384 offsets reaches about 1.3 to 1.4 (the energy is a chi-square
+# with 208 degrees of freedom over 208, maximised); a mark that can still be decoded gives 2 and more.
 SYNC_MIN_ENERGY = 1.5
 
 
 def extract(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS) -> coding.DecodedPayload:
     """Decode the payload, searching for crops and rescales when the frames are not as they were marked.
 
-    At most 2 + MAX_SCALE_CANDIDATES decodes are tried (README.md: false positives).
+    At most 1 + MAX_SEARCH_DECODES decodes are tried (README.md: false positives).
     """
     # Pass 1: the frames as marked (the common case: no geometric change).
     first = coding.decode(symbol_evidence(frames, params))
@@ -346,21 +424,26 @@ def extract(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS) -> coding.
         return first
 
     # Pass 2: estimate the scale from the tile's spectral lines, undo it, find the grid and tile
-    # offsets on a few frames, then gather evidence from every frame there.
+    # offsets on a few frames; the alignments with the most symbol energy are decoded from every frame.
     picks = np.unique(np.linspace(0, len(frames) - 1, min(SEARCH_FRAMES, len(frames))).round().astype(int))
     lumas = [_luma(frames[i]) for i in picks]
     ratio = sum(sync.line_spectrum(luma) for luma in lumas)
     scales = [1.0]
-    for s in sync.estimate_scales(ratio, lumas[0].shape, candidates=MAX_SCALE_CANDIDATES):
-        if abs(s - 1.0) > 0.01:
+    tile = params.tile_blocks * params.block
+    for s in sync.estimate_scales(ratio, lumas[0].shape, candidates=MAX_SCALE_CANDIDATES + 1, tile=tile,
+                                  harmonics=_harmonics(params)):
+        if abs(s - 1.0) > 0.01 and len(scales) < 1 + MAX_SCALE_CANDIDATES:
             scales.append(s)
-    for scale in scales[: 1 + MAX_SCALE_CANDIDATES]:
+    found = []
+    for scale in scales:
         planes = lumas if scale == 1.0 else [sync.resample(luma, scale) for luma in lumas]
-        if min(planes[0].shape) < params.tile_blocks * BLOCK // 2:
+        if min(planes[0].shape) < tile // 2:
             continue
         alignment, energy = search_alignment(planes, scale, params)
-        if alignment == ORIGIN or energy < SYNC_MIN_ENERGY:
-            continue
+        if alignment != ORIGIN and energy >= SYNC_MIN_ENERGY:
+            found.append((energy, alignment))
+    found.sort(key=lambda item: -item[0])
+    for _, alignment in found[:MAX_SEARCH_DECODES]:
         decoded = coding.decode(symbol_evidence(frames, params, alignment))
         if decoded.payload is not None:
             return decoded

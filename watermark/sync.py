@@ -52,7 +52,24 @@ def line_spectrum(luma: np.ndarray) -> np.ndarray:
     h, w = luma.shape
     plane = (luma - luma.mean()) * np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
     power = np.abs(np.fft.rfft2(plane)) ** 2
-    return power / (_box(_box(power, 3, 0), 3, 1) + 1e-12)
+    ratio = power / (_box(_box(power, 3, 0), 3, 1) + 1e-12)
+    # Codecs leave their own periodic structure: block edges every 4, 8 or 16 px put lines at
+    # multiples of 1/16 cycle per px, which a comb of the wrong period would pick up. Those rows
+    # and columns of the spectrum are set to the no-structure level of 1.
+    for axis, n in ((0, h), (1, w)):
+        k = np.arange(1, 9) * n / CODEC_GRID
+        bins = np.unique(np.concatenate([np.floor(k), np.ceil(k)]).astype(np.int64))
+        bins = np.concatenate([bins, n - bins]) if axis == 0 else bins
+        bins = bins[(bins > 0) & (bins < ratio.shape[axis])]
+        if axis == 0:
+            ratio[bins, :] = 1.0
+        else:
+            ratio[:, bins] = 1.0
+    return ratio
+
+
+# Period in px of the block structure video and image codecs leave (16 x 16 macroblocks and their 8 and 4 px sub-blocks).
+CODEC_GRID = 16
 
 
 # Harmonics of the tile period looked at: the mark's band ends near 0.25 cycles/px, the 32nd
@@ -60,10 +77,10 @@ def line_spectrum(luma: np.ndarray) -> np.ndarray:
 _HARMONICS = 32
 
 
-def _comb_scores(ratio: np.ndarray, shape: tuple[int, int], periods: np.ndarray) -> np.ndarray:
+def _comb_scores(ratio: np.ndarray, shape: tuple[int, int], periods: np.ndarray, harmonics: int = _HARMONICS) -> np.ndarray:
     """Mean of `ratio` over the spectral lines a tile of each period would make (about 1 when there are none)."""
     h, w = shape
-    a, b = np.meshgrid(np.arange(-_HARMONICS, _HARMONICS + 1), np.arange(_HARMONICS + 1), indexing="ij")
+    a, b = np.meshgrid(np.arange(-harmonics, harmonics + 1), np.arange(harmonics + 1), indexing="ij")
     keep = ~((np.abs(a) <= 2) & (b <= 2))
     a, b = a[keep].astype(np.float64), b[keep].astype(np.float64)
     scores = np.empty(len(periods))
@@ -83,26 +100,27 @@ def _comb_scores(ratio: np.ndarray, shape: tuple[int, int], periods: np.ndarray)
     return scores
 
 
-def estimate_scales(ratio: np.ndarray, shape: tuple[int, int], *, candidates: int = 2) -> list[float]:
+def estimate_scales(ratio: np.ndarray, shape: tuple[int, int], *, candidates: int = 2, tile: int = TILE,
+                    harmonics: int = _HARMONICS) -> list[float]:
     """Up to `candidates` tile scales (period / 128), best first, from a `line_spectrum` (summed over frames).
 
     A tile of period p puts spectral lines at multiples of 1/p cycles per pixel along both axes;
     the comb that collects the most of `ratio` gives the period. Coarse grid (0.2 px), then 0.04 px.
     """
     h, w = shape
-    top = min(TILE * MAX_SCALE, 0.75 * min(h, w))
-    periods = np.arange(TILE * MIN_SCALE, top, 0.2)
+    top = min(tile * MAX_SCALE, 0.75 * min(h, w))
+    periods = np.arange(tile * MIN_SCALE, top, 0.2)
     if len(periods) == 0:
         return []
-    scores = _comb_scores(ratio, shape, periods)
+    scores = _comb_scores(ratio, shape, periods, harmonics)
     found: list[float] = []
     for i in np.argsort(-scores):
         p = periods[i]
-        if any(abs(p / (TILE * s) - 1) < 0.03 for s in found):
+        if any(abs(p / (tile * s) - 1) < 0.03 for s in found):
             continue
         fine = p + np.arange(-0.2, 0.21, 0.04)
-        p = float(fine[int(np.argmax(_comb_scores(ratio, shape, fine)))])
-        found.append(p / TILE)
+        p = float(fine[int(np.argmax(_comb_scores(ratio, shape, fine, harmonics)))])
+        found.append(p / tile)
         if len(found) == candidates:
             break
     return found

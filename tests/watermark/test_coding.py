@@ -12,13 +12,14 @@ def _payload_bits(payload: int) -> np.ndarray:
     return np.array([(payload >> (63 - i)) & 1 for i in range(64)])
 
 
-def test_crc24_matches_the_openpgp_check_value():
-    assert coding.crc24(b"123456789") == 0x21CF02
+def test_crc32_matches_the_standard_check_value():
+    assert coding.crc32(b"123456789") == 0xCBF43926
+    assert coding.crc32(b"") == 0
 
 
 def test_codeword_shape_and_alphabet():
     symbols = coding.encode(0x0123456789ABCDEF)
-    assert symbols.shape == (coding.CODED_BITS,) == (192,)
+    assert symbols.shape == (coding.CODED_BITS,) == (208,)
     assert set(np.unique(symbols)) == {-1.0, 1.0}
 
 

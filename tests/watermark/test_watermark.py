@@ -33,7 +33,7 @@ def marked(clip) -> np.ndarray:
 
 
 def test_public_api():
-    assert watermark.ALGORITHM == "com.hallmark.wm.dct-ss.1"
+    assert watermark.ALGORITHM == "com.hallmark.wm.dct-ss.2"
     assert watermark.PAYLOAD_BITS == 64
     assert issubclass(WatermarkError, ValueError)
     detection = Detection(payload=None, confidence=0.0, soft_bits=np.zeros(64))
@@ -164,11 +164,18 @@ def test_survives_cropping_bottom_and_right(marked):
     assert watermark.extract(marked[:4, :200, :170]).payload == PAYLOAD
 
 
-@pytest.mark.parametrize(("top", "left"), [(1, 0), (0, 5), (13, 77), (64, 3), (127, 120)])
+@pytest.mark.parametrize(("top", "left"), [(1, 0), (0, 5), (13, 77), (64, 3), (95, 90), (50, 57)])
 def test_survives_cropping_top_and_left_at_any_offset(marked, top, left):
-    """The grid offset (mod 8 px) and the tile offset (mod 128 px) are found by the sync search."""
-    cropped = marked[:4, top : top + 128 + (top % 7), left : left + 128 + (left % 5)]
+    """The grid offset (mod 16 px) and the tile offset (mod 128 px) are found by the sync search.
+
+    160 px crops: a 128 px crop of heavily textured content keeps too little of the mark (README: Limits).
+    """
+    cropped = marked[:4, top : top + 160 + (top % 7), left : left + 160 + (left % 5)]
     assert watermark.extract(cropped).payload == PAYLOAD
+
+
+def test_survives_small_crop_of_smooth_content(marked):
+    assert watermark.extract(marked[:4, 64 : 64 + 129, 3 : 3 + 131]).payload == PAYLOAD
 
 
 def test_survives_centre_crop(marked):
@@ -183,9 +190,16 @@ def test_survives_downscale_kept_small():
 
 
 def test_survives_upscale():
-    frames = content.natural_clip(4, 256, 256, seed=22, texture=20.0)
-    large = attacks.resize_to(watermark.embed(frames, PAYLOAD), height=333, width=333)
+    """The scale comes from the tile's spectral lines, which need about three tile periods in the frame (README: Limits)."""
+    frames = content.natural_clip(4, 360, 640, seed=22, texture=20.0)
+    large = attacks.resize_to(watermark.embed(frames, PAYLOAD), height=468, width=832)
     assert watermark.extract(large).payload == PAYLOAD
+
+
+def test_survives_downscale_to_an_odd_scale():
+    frames = content.natural_clip(4, 360, 640, seed=23, texture=20.0)
+    small = attacks.resize_to(watermark.embed(frames, PAYLOAD), height=288, width=512)
+    assert watermark.extract(small).payload == PAYLOAD
 
 
 def test_small_frames_survive_jpeg():
