@@ -342,7 +342,7 @@ def _harmonics(params: DctSsParams) -> int:
 
 # The offset search looks at no more than this many pixels per side of each frame (centred):
 # 4 x 4 tiles per frame are plenty to find the alignment, and it bounds the cost on large frames.
-SEARCH_REGION = 512
+SEARCH_REGION = 640
 # Grid offsets are searched on a 2 px lattice first; the band's highest frequency (1/8 cycle per
 # px) keeps most of its correlation 1 px off. The best coarse offsets are then refined to 1 px.
 COARSE_STEP = 2
@@ -386,9 +386,14 @@ def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams 
         offsets = [o for o in offsets if o not in energies]
         if not offsets:
             return
-        folded = np.stack([_folded_tile(crops, dy, dx, params) for dy, dx in offsets])
-        for o, e in zip(offsets, sync.tile_shift_energy(folded, pattern)):
-            energies[o] = e
+        # Two hypotheses per offset: all frames summed, and the first frame alone (after a codec
+        # the intra frame can hold most of the mark, and the predicted frames only dilute it).
+        first = [_folded_tile(crops[:1], dy, dx, params) for dy, dx in offsets]
+        rest = [_folded_tile(crops[1:], dy, dx, params) for dy, dx in offsets] if len(crops) > 1 else []
+        folded = np.stack(first + [f + r for f, r in zip(first, rest)])
+        energy = sync.tile_shift_energy(folded, pattern)
+        for i, o in enumerate(offsets):
+            energies[o] = energy[i] if not rest else np.maximum(energy[i], energy[len(offsets) + i])
 
     evaluate([(dy, dx) for dy in range(0, b, COARSE_STEP) for dx in range(0, b, COARSE_STEP)])
     coarse = sorted(energies, key=lambda o: -float(energies[o].max()))[:REFINE_CANDIDATES]
