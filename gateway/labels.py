@@ -18,8 +18,29 @@ AIGC_METADATA_KEY = "AIGC"
 AIGC_ASSERTION_LABEL = "com.hallmark.aigc"
 SB942_ASSERTION_LABEL = "com.hallmark.sb942.latent-disclosure"
 VISIBLE_TEXT = "AI-generated"
+VISIBLE_TEXTS = {"en": "AI-generated", "zh": "AI生成"}  # GB 45438 accepts either
 VISIBLE_SECONDS = 2.0
 MIN_GLYPH_FRACTION = 0.05  # GB 45438 §5.4: glyph height ≥ 5% of the shorter side
+
+# The two Chinese characters of "AI生成", drawn as strokes (no font with CJK glyphs ships here). Each glyph is a list
+# of polylines in a unit em box (x right, y down), designed for this label: 生 (sheng) and 成 (cheng).
+_CJK_STROKES: dict[str, list[list[tuple[float, float]]]] = {
+    "生": [
+        [(0.30, 0.06), (0.24, 0.24), (0.12, 0.42)],  # the short left-falling stroke
+        [(0.24, 0.30), (0.84, 0.30)],  # upper horizontal
+        [(0.14, 0.58), (0.86, 0.58)],  # middle horizontal
+        [(0.50, 0.06), (0.50, 0.90)],  # the vertical
+        [(0.06, 0.90), (0.94, 0.90)],  # the long bottom horizontal
+    ],
+    "成": [
+        [(0.16, 0.30), (0.90, 0.30)],  # the horizontal
+        [(0.20, 0.30), (0.20, 0.62), (0.14, 0.82), (0.06, 0.94)],  # left-falling stroke down the left side
+        [(0.22, 0.54), (0.44, 0.54), (0.42, 0.80), (0.34, 0.76)],  # inner turn with a hook
+        [(0.52, 0.06), (0.56, 0.36), (0.68, 0.62), (0.82, 0.82), (0.94, 0.92), (0.95, 0.72)],  # slanting hook
+        [(0.82, 0.48), (0.66, 0.70), (0.46, 0.90)],  # the crossing left-falling stroke
+        [(0.70, 0.08), (0.80, 0.18)],  # the dot
+    ],
+}
 
 
 def _ascii(value: str) -> str:
@@ -63,9 +84,32 @@ class Disclosure:
         return assertions
 
 
-def draw_visible_label(frames: np.ndarray, fps: float, *, text: str = VISIBLE_TEXT,
+def _cjk_width(char_height: float) -> int:
+    return int(round(char_height * 1.08))
+
+
+def _draw_cjk(frame: np.ndarray, char: str, left: int, bottom: int, size: float, thickness: int) -> None:
+    """One stroke-drawn CJK glyph in a size x size box whose bottom-left corner is (left, bottom)."""
+    top = bottom - size
+    for stroke in _CJK_STROKES[char]:
+        points = np.array([[left + x * size, top + y * size] for x, y in stroke], dtype=np.float64)
+        # sub-pixel precision (shift 4) keeps small glyphs even
+        cv2.polylines(frame, [np.round(points * 16).astype(np.int32)], False, (255, 255, 255), thickness,
+                      cv2.LINE_AA, shift=4)
+
+
+def draw_visible_label(frames: np.ndarray, fps: float, *, text: str | None = None, language: str = "en",
                        seconds: float = VISIBLE_SECONDS) -> np.ndarray:
-    """Draw ``text`` in the bottom-left corner of the opening ``seconds`` (the whole clip if shorter)."""
+    """Draw the label ("AI-generated"; "AI生成" with ``language="zh"``, or ``text``) in the bottom-left corner of the
+    opening ``seconds`` (the whole clip if shorter)."""
+    if text is None:
+        if language not in VISIBLE_TEXTS:
+            raise ValueError(f"language must be one of {sorted(VISIBLE_TEXTS)}, got {language!r}")
+        text = VISIBLE_TEXTS[language]
+    latin = "".join(ch for ch in text if ch not in _CJK_STROKES)
+    cjk = [ch for ch in text if ch in _CJK_STROKES]
+    if any(ord(ch) > 126 for ch in latin):
+        raise ValueError(f"no glyphs for {text!r}: Latin text, or 生 and 成")
     out = frames.copy()
     height, width = frames.shape[1:3]
     font = cv2.FONT_HERSHEY_DUPLEX
@@ -74,19 +118,34 @@ def draw_visible_label(frames: np.ndarray, fps: float, *, text: str = VISIBLE_TE
     glyph = max(MIN_GLYPH_FRACTION * 1.15 / 0.75 * min(height, width), 9.0)
     scale = glyph / cap_height
     thickness = max(1, round(scale * 1.6))
-    (text_w, text_h), baseline = cv2.getTextSize(text, font, scale, thickness)
     margin = max(3, round(0.02 * min(height, width)))
+
+    def measure(scale: float) -> tuple[int, int, int, float]:
+        (latin_w, text_h), baseline = cv2.getTextSize(latin, font, scale, thickness) if latin else ((0, 0), 0)
+        cjk_size = 1.2 * 0.75 * scale * cap_height  # CJK glyphs stand ~1.2x the drawn capitals
+        gap = int(round(0.15 * cjk_size)) if latin and cjk else 0
+        total_w = latin_w + gap + len(cjk) * _cjk_width(cjk_size)
+        return total_w, max(text_h, int(np.ceil(cjk_size))), baseline, cjk_size
+
+    text_w, text_h, baseline, cjk_size = measure(scale)
     if text_w + 2 * margin > width:  # very narrow frames: shrink to fit, never below the 5% floor
         scale *= (width - 2 * margin) / text_w
-        (text_w, text_h), baseline = cv2.getTextSize(text, font, scale, thickness)
+        text_w, text_h, baseline, cjk_size = measure(scale)
     origin = (margin, height - margin - baseline)
+    cjk_thickness = max(1, round(cjk_size / 9))
     count = min(frames.shape[0], max(1, int(np.ceil(seconds * fps))))
     for index in range(count):
         frame = np.ascontiguousarray(out[index])
         # A dark box under white glyphs keeps the label legible on any background.
         cv2.rectangle(frame, (origin[0] - margin // 2, origin[1] - text_h - margin // 2),
                       (origin[0] + text_w + margin // 2, origin[1] + baseline + margin // 2), (0, 0, 0), cv2.FILLED)
-        cv2.putText(frame, text, origin, font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+        x = origin[0]
+        if latin:
+            cv2.putText(frame, latin, origin, font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+            x += cv2.getTextSize(latin, font, scale, thickness)[0][0] + int(round(0.15 * cjk_size))
+        for char in cjk:
+            _draw_cjk(frame, char, x, origin[1], cjk_size, cjk_thickness)
+            x += _cjk_width(cjk_size)
         out[index] = frame
     return out
 

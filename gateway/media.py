@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable, Sequence
 
 import av
 import numpy as np
@@ -119,19 +120,35 @@ def _describe_unknown(data: bytes) -> str:
 
 @dataclass
 class DecodedMedia:
-    """Frames decoded from an upload: ``frames`` is T×H×W×3 uint8 RGB (T=1 for an image)."""
+    """Frames decoded from an upload: ``frames`` is T×H×W×3 uint8 RGB (T=1 for an image).
+
+    With a frame selection (``decode_media(select=...)``) ``frames`` holds one frame per selected index and
+    ``indices`` the source index each stands for; ``total_frames`` is the source's frame count either way."""
 
     frames: np.ndarray
     fps: float
     mime: str
     is_image: bool
+    total_frames: int = 0
+    indices: np.ndarray | None = None
 
 
-def decode_media(data: bytes, *, max_frames: int = 600, max_pixels: int = 1920 * 1080) -> DecodedMedia:
+FrameSelection = Callable[[int, int, int], Sequence[int]]
+"""(frame count, height, width) of a video → the source frame indices wanted (see ``decode_media``)."""
+
+
+def decode_media(data: bytes, *, max_frames: int = 600, max_pixels: int = 1920 * 1080,
+                 select: FrameSelection | None = None) -> DecodedMedia:
     """Decode a video or image into RGB frames.
 
     At most ``max_frames`` frames are decoded (the rest of a longer video is ignored);
     frames with more than ``max_pixels`` pixels are downscaled, keeping the aspect ratio.
+
+    ``select`` asks for some frames of a video only: it is called with the frame count (at most
+    ``max_frames``) and the frame size, and returns the indices wanted. Only those frames are converted
+    to RGB, and when fewer than half the frames are wanted the decoder skips the frames no other frame
+    refers to (non-reference B-frames), so each index gets the nearest frame decoded (a frame or two
+    away at most). Images ignore it.
 
     Raises:
         UnsupportedMediaType: the bytes are not a supported video or image format.
@@ -151,7 +168,11 @@ def decode_media(data: bytes, *, max_frames: int = 600, max_pixels: int = 1920 *
             f"send {_SUPPORTED_DESCRIPTION}."
         )
     if mime in IMAGE_MIME_TYPES:
-        return _decode_image(data, mime, max_pixels)
+        image = _decode_image(data, mime, max_pixels)
+        image.total_frames = 1
+        return image
+    if select is not None:
+        return _decode_video_selected(data, mime, max_frames, max_pixels, select)
     return _decode_video(data, mime, max_frames, max_pixels)
 
 
@@ -270,7 +291,98 @@ def _decode_video(data: bytes, mime: str, max_frames: int, max_pixels: int) -> D
             f if f.shape == frames[0].shape else np.asarray(Image.fromarray(f).resize((width, height)))
             for f in frames
         ]
-    return DecodedMedia(frames=np.stack(frames), fps=fps, mime=mime, is_image=False)
+    return DecodedMedia(frames=np.stack(frames), fps=fps, mime=mime, is_image=False, total_frames=len(frames))
+
+
+def _count_packets(data: bytes) -> int:
+    with av.open(io.BytesIO(data), mode="r") as container:
+        return sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
+
+
+def _decode_video_selected(data: bytes, mime: str, max_frames: int, max_pixels: int,
+                           select: FrameSelection) -> DecodedMedia:
+    if mime in ("video/mp4", "video/quicktime"):
+        truncation = _bmff_truncation(data)
+        if truncation:
+            raise UndecodableMedia(f"The {mime} file is truncated: {truncation}.")
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                raise UndecodableMedia(f"The {mime} file contains no video stream.")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            fps = _stream_fps(stream)
+            declared = int(stream.frames or 0)
+            total = min(declared or _count_packets(data), max_frames)
+            cc = stream.codec_context
+            width, height = _scaled_size(cc.width or 1, cc.height or 1, max_pixels)
+            wanted = sorted({int(i) for i in select(total, height, width) if 0 <= int(i) < max(total, 1)})
+            if not wanted:
+                raise ValueError("the frame selection is empty")
+            # Frame positions from timestamps, so that skipped frames do not shift the ones after them.
+            timed = bool(fps) and stream.time_base is not None
+            if timed and 2 * len(wanted) < total:
+                cc.skip_frame = "NONREF"
+            # Each wanted index takes the nearer of the last frame at or before it and the first frame after it; a
+            # frame is converted to RGB only once it is chosen.
+            chosen: dict[int, np.ndarray] = {}
+            rgb_of: dict[int, np.ndarray] = {}
+
+            def rgb(position: int, frame) -> np.ndarray:
+                if position not in rgb_of:
+                    w, h = _scaled_size(frame.width, frame.height, max_pixels)
+                    rgb_of.clear()  # at most the previous and the current frame are ever needed again
+                    rgb_of[position] = frame.to_ndarray(width=w, height=h, format="rgb24")
+                return rgb_of[position]
+
+            first_pts = None
+            previous = None  # (position, frame)
+            last = -1
+            pending = 0  # wanted[pending] is the next index without a frame
+            for count, frame in enumerate(container.decode(stream)):
+                if timed and frame.pts is not None:
+                    first_pts = frame.pts if first_pts is None else first_pts
+                    position = round(float((frame.pts - first_pts) * stream.time_base) * fps)
+                else:
+                    position = count
+                if position >= total or position <= last:
+                    if position >= total:
+                        break
+                    continue
+                last = position
+                while pending < len(wanted) and wanted[pending] <= position:
+                    target = wanted[pending]
+                    if previous is not None and target - previous[0] < position - target:
+                        chosen[target] = rgb(*previous)
+                    else:
+                        chosen[target] = rgb(position, frame)
+                    pending += 1
+                if pending == len(wanted):
+                    break
+                previous = (position, frame)
+            if previous is not None:
+                for target in wanted[pending:]:  # past the last decoded frame: it stands for them
+                    chosen[target] = rgb(*previous)
+            best = chosen
+    except MediaError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
+        raise UndecodableMedia(
+            f"The upload looks like {mime} but cannot be decoded ({_reason(exc)}); "
+            "the file may be corrupt or truncated."
+        ) from exc
+    if not best:
+        raise UndecodableMedia(f"The {mime} file holds no decodable video frames; it may be truncated or corrupt.")
+    if total and last + 1 < min(total, wanted[-1] + 1) // 2:
+        raise UndecodableMedia(
+            f"The {mime} file declares {total} frames but only {last + 1} could be decoded; "
+            "it is truncated or corrupt."
+        )
+    frames = [best[i] for i in wanted if i in best]
+    shape = frames[0].shape
+    frames = [f if f.shape == shape else np.asarray(Image.fromarray(f).resize((shape[1], shape[0]))) for f in frames]
+    return DecodedMedia(frames=np.stack(frames), fps=fps, mime=mime, is_image=False, total_frames=total,
+                        indices=np.array([i for i in wanted if i in best], dtype=int))
 
 
 # ---------------------------------------------------------------------------

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     dev_mode: bool = Field(default=True, description="Trust the development root CA when verifying")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_prompt_chars: int = Field(default=4000, gt=0)
+    keep_check_uploads: bool = Field(default=False, description="Keep each checked upload under <data dir>/checks")
     workers: int = Field(default=1, ge=1, le=16)
     max_attempts: int = Field(default=2, ge=1, description="Runs of a job before an interrupted job is failed")
     policy_pack: str = Field(default="default", description="'default', 'strict' or a path to a YAML pack")

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from .errors import UndecodableUpload, UnsupportedMedia
-from .media import DecodedMedia, MediaError, UnsupportedMediaType, decode_media, sniff_mime
+from .media import DecodedMedia, FrameSelection, MediaError, UnsupportedMediaType, decode_media, sniff_mime
 
 SUPPORTED = "MP4, MOV, WebM, JPEG, PNG, WebP or GIF"
 
 
-def decode_upload(data: bytes, *, param: str, images_only: bool = False) -> DecodedMedia:
+def decode_upload(data: bytes, *, param: str, images_only: bool = False,
+                  select: FrameSelection | None = None) -> DecodedMedia:
+    """Decode an upload (``select``: only some frames of a video, see ``decode_media``)."""
     mime = sniff_mime(data)
     if mime is None or (images_only and not mime.startswith("image/")):
         wanted = "an image (JPEG, PNG, WebP or GIF)" if images_only else f"a supported video or image ({SUPPORTED})"
         raise UnsupportedMedia(f"'{param}' is not {wanted}.", param=param)
     try:
-        return decode_media(data)
+        return decode_media(data, select=select)
     except UnsupportedMediaType as exc:
         raise UnsupportedMedia(str(exc), param=param) from exc
     except MediaError as exc:

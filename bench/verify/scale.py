@@ -1,6 +1,8 @@
-"""A registry of a million records, built by bulk insert: random 64-bit frame hashes (8 per record, drawn
-independently: the worst case for the index's bucket sizes) next to the real records the bench registered through
-`Registry.record`. Index rows are computed exactly as `gateway.registry.band_keys` files them (checked below)."""
+"""A registry of a million records, built by bulk insert: random frame fingerprints (8 per record, every hash of
+every frame drawn independently: the worst case for the index's bucket sizes) next to the real records the bench
+registered through `Registry.record`. Each frame is written in the registry's extended form (pHash64, dHash64,
+wHash64, pHash256; `gateway.registry.FRAME_FINGERPRINT_ALG`), and index rows are computed exactly as
+`gateway.registry.band_keys` files the pHash (checked below)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import time
 
 import numpy as np
 
-from gateway.registry import BAND_BITS, BANDS, band_keys, content_id_hex
+from gateway.registry import BAND_BITS, BANDS, band_keys, content_id_hex, parse_frames
 
 FRAMES_PER_RECORD = 8
 _CHUNK = 50_000
@@ -18,6 +20,11 @@ _CHUNK = 50_000
 
 def _signed(a: np.ndarray) -> np.ndarray:
     return a.view(np.int64)
+
+
+def _frame_text(p64: int, extra: list[int]) -> str:
+    """One frame's fingerprint text: pHash64-dHash64-wHash64-pHash256, hex."""
+    return f"{p64:016x}-{extra[0]:016x}-{extra[1]:016x}-" + "".join(f"{w:016x}" for w in extra[2:])
 
 
 def bulk_fill(db_path: str, records: int, *, seed: int = 1) -> dict:
@@ -30,6 +37,7 @@ def bulk_fill(db_path: str, records: int, *, seed: int = 1) -> dict:
     ids = rng.integers(0, 2**64, size=records, dtype=np.uint64, endpoint=False)
     ids = np.unique(ids)
     hashes = rng.integers(0, 2**64, size=(ids.size, FRAMES_PER_RECORD), dtype=np.uint64, endpoint=False)
+    extra = rng.integers(0, 2**64, size=(ids.size, FRAMES_PER_RECORD, 6), dtype=np.uint64, endpoint=False)
     # The vectorised keys must be the ones the registry files a hash under.
     for h in hashes[:3].ravel():
         want = band_keys(int(h))
@@ -40,11 +48,16 @@ def bulk_fill(db_path: str, records: int, *, seed: int = 1) -> dict:
     with conn:
         for start in range(0, ids.size, _CHUNK):
             chunk_ids, chunk_h = ids[start:start + _CHUNK], hashes[start:start + _CHUNK]
+            chunk_x = extra[start:start + _CHUNK]
             rows = []
-            for cid, hs in zip(chunk_ids.tolist(), chunk_h.tolist()):
+            for cid, hs, xs in zip(chunk_ids.tolist(), chunk_h.tolist(), chunk_x.tolist()):
                 hexid = content_id_hex(cid)
+                frames = [_frame_text(h, x) for h, x in zip(hs, xs)]
                 rows.append((hexid, "video_" + hexid, "bench", "synthetic", created, "0" * 64,
-                             json.dumps([f"{h:016x}" for h in hs]), "com.hallmark.wm.dct-ss.1", None, None))
+                             json.dumps(frames), "com.hallmark.wm.dct-ss.1", None, None))
+            if start == 0:  # the registry reads them back as written
+                parsed, extended = parse_frames(json.loads(rows[0][6]))
+                assert extended and parsed[:, 0].tolist() == chunk_h[0].tolist(), parsed
             conn.executemany(
                 "INSERT OR IGNORE INTO registry (content_id, video_id, tenant, model, created_at, asset_sha256, "
                 "fingerprints, watermark_alg, manifest_id, manifest_store) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)

@@ -73,3 +73,31 @@ def test_strict_pack_draws_the_visible_label(tmp_path):
     corner = (slice(256 - 40, 256), slice(0, 128))
     assert glyph_height(first[corner]) >= 0.05 * 256
     assert glyph_height(last[corner]) == 0  # shown for the opening seconds only
+
+
+@pytest.mark.parametrize("size", [(128, 128), (256, 256), (360, 640), (720, 1280)])
+def test_chinese_visible_label_is_drawn_at_least_5_percent_high(size):
+    height, width = size
+    frames = np.full((24, height, width, 3), (40, 120, 200), np.uint8)
+    labelled = draw_visible_label(frames, fps=8, language="zh")
+    assert glyph_height(labelled[0]) >= 0.05 * min(height, width)  # the "A" of "AI生成"
+    white = np.all(labelled[0] >= 200, axis=-1)
+    columns = np.where(white.any(axis=0))[0]
+    rows = np.where(white.any(axis=1))[0]
+    # the two Chinese glyphs follow "AI": ink reaches well right of the Latin letters, in the bottom-left quarter
+    english = draw_visible_label(frames[:1], fps=8, text="AI")
+    latin_right = np.where(np.all(english[0] >= 200, axis=-1).any(axis=0))[0].max()
+    cjk = white[:, latin_right + 2:]
+    assert cjk.sum() > 0.15 * white.sum()
+    cjk_rows = np.where(cjk.any(axis=1))[0]
+    assert cjk_rows.max() - cjk_rows.min() + 1 >= 0.05 * min(height, width)  # the CJK glyphs are as tall
+    assert rows.min() >= height // 2 and columns.max() < width * 0.75
+    assert (labelled[15] != frames[15]).any() and (labelled[16] == frames[16]).all()
+
+
+def test_visible_label_refuses_text_it_has_no_glyphs_for():
+    frames = np.zeros((1, 64, 64, 3), np.uint8)
+    with pytest.raises(ValueError):
+        draw_visible_label(frames, fps=8, text="人工智能")
+    with pytest.raises(ValueError):
+        draw_visible_label(frames, fps=8, language="fr")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 
 from fastapi import APIRouter, Depends, Request
@@ -24,5 +23,5 @@ async def create_check(request: Request, principal: Principal = Depends(get_prin
     form = await read_form(request, max_bytes=rt.settings.max_upload_bytes)
     data = await file_field(form, "file", max_bytes=rt.settings.max_upload_bytes, required=True)
     verdict = await run_in_threadpool(verify_bytes, rt, data, tenant=principal.tenant, actor=principal.actor)
-    return ProvenanceCheck(id="cpc_" + secrets.token_hex(12), created_at=int(time.time()),
+    return ProvenanceCheck(id=verdict.check_id, created_at=int(time.time()),
                            generated_by_this_gateway=verdict.generated_here, results=verdict.results())
