@@ -52,41 +52,104 @@ def quality_and_robustness(clips, rng) -> tuple[list[dict], dict]:
     return quality, per_attack
 
 
-def false_detections(n: int, rng, progress: pathlib.Path | None = None) -> dict:
-    """Extractions on unmarked inputs: frames (natural, noise, flat) and camera clips (raw and H.264).
+FALSE_KINDS = ("natural frame", "noise frame", "flat frame", "JPEG 75 natural frame", "camera clip 6 frames",
+               "H.264 clip 6 frames")
 
-    Every extraction that finds nothing at the origin runs the full scale and offset search, so
-    each one tries up to 2 + MAX_SCALE_CANDIDATES decodes. `progress`, if given, is rewritten
-    every 100 extractions, so a long run that is stopped still says how far it got.
+
+def _unmarked(i: int, seed: int) -> tuple[str, np.ndarray]:
+    """The i-th unmarked input of the false-detection run (deterministic in (seed, i), whatever the sharding)."""
+    rng = np.random.default_rng([seed, i])
+    if i % 200 == 199:
+        kind = "H.264 clip 6 frames"
+    elif i % 20 == 19:
+        kind = "camera clip 6 frames"
+    else:
+        kind = {0: "noise frame", 1: "flat frame", 2: "JPEG 75 natural frame"}.get(i % 10, "natural frame")
+    h = int(rng.choice([128, 144, 160, 180, 200, 256]))
+    w = int(rng.choice([128, 160, 192, 256, 320]))
+    if kind in ("natural frame", "JPEG 75 natural frame"):
+        frames = content.natural_clip(1, h, w, seed=int(rng.integers(2**31)), texture=float(rng.uniform(2, 40)),
+                                      pan=(0.0, 0.0), noise=float(rng.uniform(0, 3)))
+        if kind == "JPEG 75 natural frame":
+            frames = attacks.jpeg(frames, quality=75)
+    elif kind == "camera clip 6 frames":
+        frames = content.camera_clip(6, h, w, seed=int(rng.integers(2**31)), move="pan" if i % 2 else "zoom")
+    elif kind == "H.264 clip 6 frames":
+        frames = attacks.h264(content.camera_clip(6, h, w, seed=int(rng.integers(2**31))), crf=int(rng.choice([23, 28, 35])))
+    elif kind == "noise frame":
+        frames = rng.integers(0, 256, size=(1, h, w, 3), dtype=np.uint8)
+    else:
+        frames = content.flat_clip(1, h, w, tuple(int(v) for v in rng.integers(0, 256, size=3)))
+    return kind, frames
+
+
+def false_detections(n: int, seed: int, progress: pathlib.Path | None = None, shard: int = 0, shards: int = 1) -> dict:
+    """Extractions on unmarked inputs: mostly single frames (natural, noise, flat, JPEG), some camera clips (raw and H.264).
+
+    Runs the indices i < n with i % shards == shard. Every extraction that finds nothing at the
+    origin runs the full scale and offset search. The decoder is wrapped to count how many decodes
+    each extraction made (at most 1 + MAX_SEARCH_DECODES), how many of them passed the CRC
+    (should be about decodes * 2**-32: none) and the highest decoder correlation seen.
+    `progress`, if given, is rewritten every 100 extractions.
     """
-    reported, done = [], 0
-    kinds = {"natural frame": 0, "noise frame": 0, "flat frame": 0, "camera clip 6 frames": 0, "H.264 clip 6 frames": 0}
-    order = ["natural frame", "natural frame", "noise frame", "flat frame", "natural frame",
-             "camera clip 6 frames", "natural frame", "natural frame", "noise frame", "natural frame"]
+    from watermark import coding, dctss
+
+    calls = []
+    original = coding.decode
+
+    def counting(soft):
+        found = original(soft)
+        calls.append(found)
+        return found
+
+    reported, done, decodes, crc_passes, best_corr = [], 0, {}, 0, -1.0
+    kinds = {k: 0 for k in FALSE_KINDS}
     started = time.time()
-    for i in range(n):
-        kind = "H.264 clip 6 frames" if i % 100 == 99 else order[i % len(order)]
-        h = int(rng.choice([128, 144, 180, 256]))
-        w = int(rng.choice([128, 160, 256, 320]))
-        if kind == "natural frame":
-            frames = content.natural_clip(1, h, w, seed=50_000 + i, texture=float(rng.uniform(2, 40)))
-        elif kind == "camera clip 6 frames":
-            frames = content.camera_clip(6, h, w, seed=60_000 + i, move="pan" if i % 2 else "zoom")
-        elif kind == "H.264 clip 6 frames":
-            frames = attacks.h264(content.camera_clip(6, h, w, seed=70_000 + i), crf=int(rng.choice([23, 28, 35])))
-        elif kind == "noise frame":
-            frames = rng.integers(0, 256, size=(1, h, w, 3), dtype=np.uint8)
-        else:
-            frames = content.flat_clip(1, h, w, tuple(int(v) for v in rng.integers(0, 256, size=3)))
-        kinds[kind] += 1
-        found = watermark.extract(frames)
-        if found.payload is not None:
-            reported.append(dict(index=i, kind=kind, payload=found.payload, confidence=found.confidence))
-        done += 1
-        if progress is not None and (done % 100 == 0 or done == n):
-            progress.write_text(json.dumps(dict(extractions=done, reported=len(reported), details=reported,
-                                                by_kind=kinds, seconds=time.time() - started), indent=2))
-    return dict(extractions=done, reported=len(reported), details=reported, by_kind=kinds)
+    coding.decode = counting
+    try:
+        for i in range(shard, n, shards):
+            kind, frames = _unmarked(i, seed)
+            kinds[kind] += 1
+            calls.clear()
+            found = watermark.extract(frames)
+            decodes[len(calls)] = decodes.get(len(calls), 0) + 1
+            crc_passes += sum(c.crc_ok for c in calls)
+            best_corr = max([best_corr] + [c.correlation for c in calls])
+            if found.payload is not None:
+                reported.append(dict(index=i, kind=kind, payload=found.payload, confidence=found.confidence))
+            done += 1
+            if progress is not None and (done % 100 == 0 or i + shards >= n):
+                progress.write_text(json.dumps(dict(
+                    algorithm=watermark.ALGORITHM, extractions=done, reported=len(reported), details=reported,
+                    by_kind=kinds, decodes_per_extraction={str(k): v for k, v in sorted(decodes.items())},
+                    crc_passes=crc_passes, best_correlation=best_corr, gate=coding.MIN_CORRELATION,
+                    max_decodes=1 + dctss.MAX_SEARCH_DECODES, seconds=time.time() - started), indent=2))
+    finally:
+        coding.decode = original
+    return dict(extractions=done, reported=len(reported), details=reported, by_kind=kinds,
+                decodes_per_extraction={str(k): v for k, v in sorted(decodes.items())}, crc_passes=crc_passes,
+                best_correlation=best_corr, seconds=time.time() - started)
+
+
+def merge_false_shards() -> dict | None:
+    """Sum the shard files of a sharded `--false-only` run (bench/results/watermark_false.*of*.json)."""
+    paths = sorted(RESULTS.parent.glob("watermark_false.*of*.json"))
+    if not paths:
+        return None
+    parts = [json.loads(p.read_text()) for p in paths]
+    total = dict(algorithm=parts[0].get("algorithm"), shards=[p.name for p in paths], extractions=0, reported=0,
+                 details=[], by_kind={}, decodes_per_extraction={}, crc_passes=0, best_correlation=-1.0,
+                 seconds=max(p["seconds"] for p in parts))
+    for part in parts:
+        total["extractions"] += part["extractions"]
+        total["reported"] += part["reported"]
+        total["details"] += part["details"]
+        total["crc_passes"] += part["crc_passes"]
+        total["best_correlation"] = max(total["best_correlation"], part["best_correlation"])
+        for key in ("by_kind", "decodes_per_extraction"):
+            for k, v in part[key].items():
+                total[key][k] = total[key].get(k, 0) + v
+    return total
 
 
 def coding_table(trials: int, rng) -> dict:
@@ -133,7 +196,10 @@ def main() -> None:
     parser.add_argument("--false-trials", type=int, default=None, help="unmarked extractions (default 2000, quick 200)")
     parser.add_argument("--speed-only", action="store_true", help="only the speed table")
     parser.add_argument("--false-only", type=int, default=None, metavar="N",
-                        help="only run N unmarked extractions; progress in bench/results/watermark_false.json")
+                        help="only run N unmarked extractions; progress in bench/results/watermark_false.IofK.json")
+    parser.add_argument("--shard", type=str, default="0/1", metavar="I/K",
+                        help="with --false-only: run the I-th of K interleaved shards (run K processes in parallel)")
+    parser.add_argument("--false-summary", action="store_true", help="only sum the shard files of a --false-only run")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS, help="JSON results path")
     args = parser.parse_args()
     if args.speed_only:
@@ -141,10 +207,17 @@ def main() -> None:
             print(json.dumps(r))
         return
     if args.false_only is not None:
-        path = RESULTS.with_name("watermark_false.json")
+        shard, shards = (int(v) for v in args.shard.split("/"))
+        path = RESULTS.with_name(f"watermark_false.{shard}of{shards}.json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        false = false_detections(args.false_only, np.random.default_rng(4242), progress=path)
+        false = false_detections(args.false_only, 4242, progress=path, shard=shard, shards=shards)
         print(f"False detections: {false['reported']} in {false['extractions']} extractions ({false['by_kind']}); {path}")
+        return
+    if args.false_summary:
+        total = merge_false_shards()
+        print(json.dumps({k: v for k, v in (total or {}).items() if k != "details"}, indent=2))
+        if total is not None:
+            RESULTS.with_name("watermark_false.json").write_text(json.dumps(total, indent=2))
         return
     rng = np.random.default_rng(2026)
     started = time.time()
@@ -176,10 +249,16 @@ def main() -> None:
     mean_ssim = float(np.mean([q["ssim_y"] for q in quality]))
     print(f"| mean | {mean_psnr:.2f} | {mean_ssim:.4f} | | |")
 
-    n_false = args.false_trials if args.false_trials is not None else (200 if args.quick else 2000)
-    false = false_detections(n_false, rng)
+    n_false = args.false_trials if args.false_trials is not None else (200 if args.quick else 500)
+    false = false_detections(n_false, 2026)
     print(f"\nFalse detections: {false['reported']} in {false['extractions']} extractions on unmarked input "
-          f"({', '.join(f'{k}: {v}' for k, v in false['by_kind'].items())}).")
+          f"({', '.join(f'{k}: {v}' for k, v in false['by_kind'].items())}); decodes per extraction "
+          f"{false['decodes_per_extraction']}, CRC passes {false['crc_passes']}.")
+    large = merge_false_shards()
+    if large is not None:
+        print(f"Separate --false-only run ({large['algorithm']}): {large['reported']} in {large['extractions']} "
+              f"extractions; decodes per extraction {large['decodes_per_extraction']}, CRC passes {large['crc_passes']}, "
+              f"highest decoder correlation {large['best_correlation']:.3f}.")
 
     code = coding_table(200 if args.quick else 1000, rng)
     print(f"\nDecoder on noise: correlation {code['noise_correlation_mean']:.3f} +- {code['noise_correlation_std']:.3f}, "
@@ -198,7 +277,8 @@ def main() -> None:
     result = dict(algorithm=watermark.ALGORITHM, quick=args.quick, machine=dict(
         cpus=os.cpu_count(), platform=platform.platform()), seconds=time.time() - started,
         clips=[name for name, _ in clips], robustness=robustness, quality=quality,
-        mean_psnr_y=mean_psnr, mean_ssim_y=mean_ssim, false_detections=false, coding=code, speed=rows)
+        mean_psnr_y=mean_psnr, mean_ssim_y=mean_ssim, false_detections=false,
+        false_detections_separate_run=large, coding=code, speed=rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {args.out} ({result['seconds']:.0f} s)")
