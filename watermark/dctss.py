@@ -125,6 +125,12 @@ def _layout(params: DctSsParams) -> _Layout:
 
 
 @lru_cache(maxsize=4)
+def _pattern_spectra(params: DctSsParams) -> np.ndarray:
+    """`_pattern_fft` laid out for `sync.tile_shift_energy`."""
+    return sync.pattern_spectra(_pattern_fft(params))
+
+
+@lru_cache(maxsize=4)
 def _pattern_fft(params: DctSsParams) -> np.ndarray:
     """FFT over the tile of each symbol's chip pattern: (n_symbols, K, tb, tb), for the tile-offset search."""
     layout = _layout(params)
@@ -385,7 +391,7 @@ def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams 
         # Keep the tile phase: the crop starts on a whole number of tiles from the frame's origin.
         top, left = top - top % (tb * b), left - left % (tb * b)
         crops.append(luma[top : top + SEARCH_REGION + b, left : left + SEARCH_REGION + b])
-    pattern = _pattern_fft(params)
+    pattern = _pattern_spectra(params)
     energies: dict[tuple[int, int], np.ndarray] = {}
 
     def evaluate(offsets: list[tuple[int, int]]) -> None:

@@ -11,6 +11,8 @@ Only numpy.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 TILE = 128
@@ -84,11 +86,13 @@ def _comb_scores(ratio: np.ndarray, shape: tuple[int, int], periods: np.ndarray,
     keep = ~((np.abs(a) <= 2) & (b <= 2))
     a, b = a[keep].astype(np.float64), b[keep].astype(np.float64)
     scores = np.empty(len(periods))
-    for i, p in enumerate(periods):
-        ok = (np.abs(a) < p / 2 - 1) & (b < p / 2 - 1)
-        fy, fx = (a[ok] * h / p) % h, b[ok] * w / p
+    for lo in range(0, len(periods), 128):  # vectorised over chunks of periods
+        p = np.asarray(periods[lo : lo + 128], dtype=np.float64)[:, None]
+        ok = (np.abs(a)[None, :] < p / 2 - 1) & (b[None, :] < p / 2 - 1)
+        fy, fx = (a[None, :] * h / p) % h, b[None, :] * w / p
         y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
         ty, tx = fy - y0, fx - x0
+        x0 = np.minimum(x0, ratio.shape[1] - 1)
         x1 = np.minimum(x0 + 1, ratio.shape[1] - 1)
         v = (
             ratio[y0 % h, x0] * (1 - ty) * (1 - tx)
@@ -96,7 +100,7 @@ def _comb_scores(ratio: np.ndarray, shape: tuple[int, int], periods: np.ndarray,
             + ratio[y0 % h, x1] * (1 - ty) * tx
             + ratio[(y0 + 1) % h, x1] * ty * tx
         )
-        scores[i] = v.mean()
+        scores[lo : lo + 128] = np.sum(v * ok, axis=1) / np.maximum(ok.sum(axis=1), 1)
     return scores
 
 
@@ -135,20 +139,46 @@ def fold(weighted: np.ndarray, tile_blocks: int) -> np.ndarray:
     return padded.reshape(ny, tile_blocks, nx, tile_blocks, k).sum(axis=(0, 2))
 
 
-def tile_shift_energy(folded: np.ndarray, pattern_fft: np.ndarray) -> np.ndarray:
+@lru_cache(maxsize=4)
+def _inverse_rdft(tb: int) -> tuple[np.ndarray, np.ndarray]:
+    """Matrices that take a (tb, tb // 2 + 1) half spectrum (real, imaginary parts) back to the tb x tb real signal.
+
+    x[y, x'] = sum over the half spectrum of w * Re(X * exp(2 pi i (ky y + kx x') / tb)) / tb**2, with
+    w = 1 on the kx = 0 and Nyquist columns and 2 elsewhere (the other half is the conjugate).
+    As two small matrix products this is much faster than thousands of tiny inverse FFTs.
+    """
+    half = tb // 2 + 1
+    ky, kx = np.meshgrid(np.arange(tb), np.arange(half), indexing="ij")
+    y, x = np.meshgrid(np.arange(tb), np.arange(tb), indexing="ij")
+    theta = 2 * np.pi * (ky.reshape(-1, 1) * y.reshape(1, -1) + kx.reshape(-1, 1) * x.reshape(1, -1)) / tb
+    w = np.where((kx == 0) | (2 * kx == tb), 1.0, 2.0).reshape(-1, 1) / tb**2
+    return (w * np.cos(theta)).astype(np.float32), (-w * np.sin(theta)).astype(np.float32)
+
+
+def pattern_spectra(pattern_fft: np.ndarray) -> np.ndarray:
+    """The half spectrum of each symbol's chip pattern laid out for `tile_shift_energy`: (f, K, n_symbols), complex64."""
+    s, k, tb, _ = pattern_fft.shape
+    half = tb // 2 + 1
+    p = pattern_fft[..., :half].reshape(s, k, tb * half)
+    return np.ascontiguousarray(p.transpose(2, 1, 0)).astype(np.complex64)
+
+
+def tile_shift_energy(folded: np.ndarray, spectra_p: np.ndarray) -> np.ndarray:
     """Normalised symbol energy for every circular tile shift of each folded tile.
 
     `folded` is (n, tb, tb, K): n candidate grid offsets, each folded into one tile;
-    `pattern_fft` is the FFT over the tile of each symbol's chip pattern, (n_symbols, K, tb, tb).
+    `spectra_p` is `pattern_spectra` of the FFT over the tile of each symbol's chip pattern.
     Returns (n, tb, tb): the per-symbol sums' energy at each tile shift over its expectation
     without a mark, so unmarked content gives about 1. The per-symbol sums are circular
-    cross-correlations, done in the frequency domain as one batched matrix product per frequency.
+    cross-correlations: one batched matrix product per frequency, then back to shifts by a
+    matrix product with the inverse real DFT.
     """
     n, tb, _, k = folded.shape
     half = tb // 2 + 1  # real signals: half the spectrum is enough
     a = np.fft.rfft2(folded, axes=(1, 2)).reshape(n, tb * half, k)  # (n, f, K)
-    p = pattern_fft[..., :half].reshape(pattern_fft.shape[0], k, tb * half)  # (S, K, f)
-    spectra = np.matmul(np.ascontiguousarray(np.conj(a).transpose(1, 0, 2)), np.ascontiguousarray(p.transpose(2, 1, 0)))
-    sums = np.fft.irfft2(spectra.transpose(1, 2, 0).reshape(n, -1, tb, half), s=(tb, tb), axes=(2, 3))
+    a = np.ascontiguousarray(np.conj(a).transpose(1, 0, 2)).astype(np.complex64)  # (f, n, K)
+    spectra = np.matmul(a, spectra_p).transpose(1, 2, 0)  # (n, S, f)
+    cos, sin = _inverse_rdft(tb)
+    sums = np.ascontiguousarray(spectra.real) @ cos + np.ascontiguousarray(spectra.imag) @ sin  # (n, S, tb * tb)
     denom = np.maximum(np.sum(folded**2, axis=(1, 2, 3)), 1e-12)
-    return np.sum(sums**2, axis=1) / denom[:, None, None]
+    return (np.einsum("nsf,nsf->nf", sums, sums).reshape(n, tb, tb)) / denom[:, None, None]
