@@ -1,4 +1,4 @@
-"""The public entry points: validate the caller's arrays, then hand them to the dct-ss.1 method (dctss, sync)."""
+"""The public entry points: validate the caller's arrays, then hand them to the dct-ss.2 method (dctss, sync)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from . import coding, dctss
 from .types import Detection, WatermarkError
 
 MIN_SIDE = 128
-"""Smallest frame height or width accepted: one full 16 x 16-block tile."""
+"""Smallest frame height or width accepted: one full 128 px tile (8 x 8 blocks of 16 px)."""
 MAX_STRENGTH = 8.0
 
 

@@ -287,3 +287,34 @@ def test_bad_strength_raises(strength):
 
 def test_numpy_integer_payload_is_accepted():
     assert watermark.extract(watermark.embed(GOOD[:1] + 100, np.uint64(2**64 - 1))).payload == 2**64 - 1
+
+
+# --- internals the extractor relies on -----------------------------------------------------
+
+
+def test_one_marked_frame_among_unmarked_ones_is_not_drowned(clip):
+    """After a codec the intra frame can hold most of the mark; frames without a visible mark must not drown it."""
+    frames = clip[:24].copy()
+    frames[0] = watermark.embed(clip[0], PAYLOAD)
+    assert watermark.extract(frames).payload == PAYLOAD
+
+
+def test_tile_shift_energy_matches_a_direct_circular_correlation():
+    from watermark import coding, dctss, sync
+
+    params = dctss.DEFAULT_PARAMS
+    rng = np.random.default_rng(5)
+    tb, k = params.tile_blocks, len(params.band)
+    folded = rng.standard_normal((3, tb, tb, k))
+    fast = sync.tile_shift_energy(folded, dctss._pattern_spectra(params))
+    layout = dctss._layout(params)
+    pattern = np.zeros((coding.CODED_BITS, k, tb, tb))
+    ty, tx = np.divmod(np.arange(tb * tb), tb)
+    for j in range(k):
+        pattern[layout.symbol[:, j], j, ty, tx] = layout.chip[:, j]
+    for n in range(3):
+        for sy, sx in [(0, 0), (1, 5), (7, 2)]:
+            # Tile shift (sy, sx): block (y, x) of the folded tile carries the layout's block (y + sy, x + sx).
+            shifted = np.roll(pattern, (-sy, -sx), axis=(2, 3))
+            sums = np.einsum("skyx,yxk->s", shifted, folded[n])
+            assert fast[n, sy, sx] == pytest.approx(np.sum(sums**2) / np.sum(folded[n] ** 2), rel=1e-4)
