@@ -54,7 +54,7 @@ def bulk_fill(db_path: str, records: int, *, seed: int = 1) -> dict:
                 hexid = content_id_hex(cid)
                 frames = [_frame_text(h, x) for h, x in zip(hs, xs)]
                 rows.append((hexid, "video_" + hexid, "bench", "synthetic", created, "0" * 64,
-                             json.dumps(frames), "com.hallmark.wm.dct-ss.1", None, None))
+                             json.dumps(frames), "com.hallmark.wm.dct-ss.2", None, None))
             if start == 0:  # the registry reads them back as written
                 parsed, extended = parse_frames(json.loads(rows[0][6]))
                 assert extended and parsed[:, 0].tolist() == chunk_h[0].tolist(), parsed
