@@ -35,7 +35,6 @@ from . import coding, sync
 
 ALGORITHM = "com.hallmark.wm.dct-ss.2"
 
-BLOCK = 8
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601; sums to 1
 
 
@@ -105,7 +104,7 @@ class _Layout:
     chip: np.ndarray = field(repr=False)  # (tile_blocks**2, K) float32, +-1
 
 
-def _dct_matrix(block: int = BLOCK) -> np.ndarray:
+def _dct_matrix(block: int) -> np.ndarray:
     n = np.arange(block)
     m = np.cos((2 * n[None, :] + 1) * n[:, None] * np.pi / (2 * block)) * np.sqrt(2.0 / block)
     m[0] /= np.sqrt(2.0)
@@ -163,7 +162,7 @@ def _frame_layout(
     return layout.symbol[tile_pos], layout.chip[tile_pos]
 
 
-def _to_blocks(plane: np.ndarray, b: int = BLOCK) -> np.ndarray:
+def _to_blocks(plane: np.ndarray, b: int) -> np.ndarray:
     """(H, W) -> (n_blocks, b * b) over the largest whole-block top-left region."""
     h, w = plane.shape
     by, bx = h // b, w // b
@@ -171,7 +170,7 @@ def _to_blocks(plane: np.ndarray, b: int = BLOCK) -> np.ndarray:
     return region.reshape(by, b, bx, b).transpose(0, 2, 1, 3).reshape(by * bx, b * b)
 
 
-def _from_blocks(blocks: np.ndarray, blocks_y: int, blocks_x: int, b: int = BLOCK) -> np.ndarray:
+def _from_blocks(blocks: np.ndarray, blocks_y: int, blocks_x: int, b: int) -> np.ndarray:
     return blocks.reshape(blocks_y, blocks_x, b, b).transpose(0, 2, 1, 3).reshape(blocks_y * b, blocks_x * b)
 
 

@@ -3,8 +3,8 @@
 The mark is a 128 x 128 px tile repeated over the frame and identical in every frame, so
 - its scale shows as spectral lines at the harmonics of the tile period (along both axes);
   a comb over the normalised power spectrum finds the period, and
-- once the scale is undone, the offset of the 8 x 8 block grid (64 candidates) and of the tile
-  (16 x 16 block positions, by circular cross-correlation over the folded tile, one FFT) is
+- once the scale is undone, the offset of the block grid (dctss searches it coarse to fine) and
+  of the tile (every block position, by circular cross-correlation over the folded tile) is
   found where the per-symbol sums carry the most energy. The energy does not need the payload.
 Only numpy.
 """
