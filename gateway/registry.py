@@ -358,8 +358,14 @@ class Registry:
             if candidates.size == 0:
                 return None
             ids = [content_id_hex(int(c) % _U64) for c in candidates]
-            records = session.scalars(select(RegistryRecord).where(RegistryRecord.content_id.in_(ids))).all()
-        return _closest(query, extended, records)
+            # Only the fingerprints of the candidates; the whole row of the one that matches.
+            fingerprints = session.execute(select(RegistryRecord.content_id, RegistryRecord.fingerprints)
+                                           .where(RegistryRecord.content_id.in_(ids))).all()
+            best = _closest(query, extended, fingerprints)
+            if best is None:
+                return None
+            content_id, result = best
+            return _fingerprint_match(session.get(RegistryRecord, content_id), result, query.shape[0])
 
     def by_fingerprint_exhaustive(self, frame_hashes: list[str]) -> RegistryMatch | None:
         """The same decision by a linear scan over every record: the reference the index is measured against
@@ -368,26 +374,33 @@ class Registry:
         if query.shape[0] == 0:
             return None
         with self._db.session() as session:
-            return _closest(query, extended, session.scalars(select(RegistryRecord)))
+            best = _closest(query, extended, session.execute(
+                select(RegistryRecord.content_id, RegistryRecord.fingerprints)).yield_per(1000))
+            if best is None:
+                return None
+            content_id, result = best
+            return _fingerprint_match(session.get(RegistryRecord, content_id), result, query.shape[0])
 
 
-def _closest(query: np.ndarray, extended: bool, records: Iterable[RegistryRecord]) -> RegistryMatch | None:
-    """The accepted record with the lowest score (pHash distance for pHash-only comparisons), or None."""
-    best: tuple[tuple, FrameScore, RegistryRecord] | None = None
-    for row in records:
-        stored, stored_extended = parse_frames(row.fingerprints or [])
+def _closest(query: np.ndarray, extended: bool, records: Iterable[tuple[str, list]]) -> tuple[str, FrameScore] | None:
+    """Of (content id, fingerprints) pairs, the accepted one with the lowest score (pHash distance for pHash-only
+    comparisons), or None."""
+    best: tuple[tuple, FrameScore, str] | None = None
+    for content_id, fingerprints in records:
+        stored, stored_extended = parse_frames(fingerprints or [])
         result = score_frames(query, extended, stored, stored_extended)
         if result is None or not result.accepted(query.shape[0]):
             continue
-        rank = (result.score if result.score is not None else result.distance / 64, result.distance)
+        rank = (result.score if result.score is not None else result.distance / 64, result.distance, content_id)
         if best is None or rank < best[0]:
-            best = (rank, result, row)
-    if best is None:
-        return None
-    _, result, row = best
+            best = (rank, result, content_id)
+    return None if best is None else (best[2], best[1])
+
+
+def _fingerprint_match(row: RegistryRecord, result: FrameScore, query_frames: int) -> RegistryMatch:
     return _match(row, "fingerprint", distance=result.distance,
                   score=None if result.score is None else round(result.score, 4),
-                  score_limit=None if result.score is None else score_limit(query.shape[0]))
+                  score_limit=None if result.score is None else score_limit(query_frames))
 
 
 def _match(row: RegistryRecord, method: str, distance: int | None = None, score: float | None = None,
