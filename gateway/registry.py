@@ -141,7 +141,8 @@ class FrameScore:
         return self.distance <= match_limit(query_frames)
 
 
-def score_frames(query: np.ndarray, query_extended: bool, stored: np.ndarray, stored_extended: bool) -> FrameScore | None:
+def score_frames(query: np.ndarray, query_extended: bool, stored: np.ndarray,
+                 stored_extended: bool) -> FrameScore | None:
     """Score parsed query frames against parsed stored frames (see FrameScore); None if either side is empty."""
     if query.shape[0] == 0 or stored.shape[0] == 0:
         return None

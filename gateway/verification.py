@@ -136,7 +136,8 @@ def verify_bytes(rt: Runtime, data: bytes, *, tenant: str | None, actor: str, ch
 def _pick(media, wanted: np.ndarray) -> np.ndarray:
     """The decoded frames standing for the source indices `wanted` (all of them without a copy, when they are)."""
     positions = np.searchsorted(media.indices, wanted)
-    positions = positions[(positions < media.indices.size) & (media.indices[np.minimum(positions, media.indices.size - 1)] == wanted)]
+    inside = np.minimum(positions, media.indices.size - 1)
+    positions = positions[(positions < media.indices.size) & (media.indices[inside] == wanted)]
     if positions.size == media.indices.size:
         return media.frames
     return media.frames[positions]

@@ -426,7 +426,8 @@ def main() -> None:
           f"index recall vs scan: {summary['index_recall_vs_scan']:.2%} of {len(scan_ok)}. Wrong ids: "
           f"{summary['wrong_ids']}.")
     positives = dict(
-        clips_max_score=max(r["own_score"] for r in rows), clips_p99_score=float(np.percentile([r["own_score"] for r in rows], 99)),
+        clips_max_score=max(r["own_score"] for r in rows),
+        clips_p99_score=float(np.percentile([r["own_score"] for r in rows], 99)),
         clips_max_per_hash=[float(v) for v in np.max([r["own_per_hash"] for r in rows], axis=0)],
         grabs_max_score=max(g["own_score"] for g in grabs),
         grabs_max_per_hash=[float(v) for v in np.max([g["own_per_hash"] for g in grabs], axis=0)],
