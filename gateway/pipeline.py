@@ -165,7 +165,12 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
     disclosure = Disclosure(provider=rt.settings.organization, system_name=model.name,
                             system_version=model_version, created_at=created_at,
                             content_id=content_id_hex(job.content_id), software=f"Hallmark {__version__}")
-    frames = draw_visible_label(clip.frames, clip.fps) if "visible_label" in labels else clip.frames
+    if "visible_label_zh" in labels:  # GB 45438 §5.4: "AI生成" for operators serving Chinese users
+        frames = draw_visible_label(clip.frames, clip.fps, language="zh")
+    elif "visible_label" in labels:
+        frames = draw_visible_label(clip.frames, clip.fps)
+    else:
+        frames = clip.frames
     marked = watermark.embed(frames, job.content_id, strength=rt.settings.watermark_strength)
     progress(82)
     metadata = disclosure.aigc_metadata() if "aigc_metadata" in labels else None

@@ -30,7 +30,7 @@ CATEGORIES: tuple[str, ...] = (
 )
 # Disclosure labels a pack can ask the pipeline to apply: C2PA manifest, invisible watermark, implicit AIGC metadata
 # (GB 45438 implicit label), visible "AI-generated" label on the frames (GB 45438 explicit label).
-LABELS: tuple[str, ...] = ("c2pa", "watermark", "aigc_metadata", "visible_label")
+LABELS: tuple[str, ...] = ("c2pa", "watermark", "aigc_metadata", "visible_label", "visible_label_zh")
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
 SHIPPED_PACKS: tuple[str, ...] = ("default", "strict")

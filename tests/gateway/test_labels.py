@@ -101,3 +101,30 @@ def test_visible_label_refuses_text_it_has_no_glyphs_for():
         draw_visible_label(frames, fps=8, text="人工智能")
     with pytest.raises(ValueError):
         draw_visible_label(frames, fps=8, language="fr")
+
+
+def test_a_tenant_pack_with_visible_label_zh_draws_the_chinese_label(tmp_path):
+    import yaml
+
+    from policies import load_pack
+
+    pack = load_pack("default").to_dict()
+    pack.update(id="zh-operator", labels=[*pack["labels"], "visible_label_zh"])
+    (tmp_path / "zh.yaml").write_text(yaml.safe_dump(pack, allow_unicode=True))
+    out = tmp_path / "zh.mp4"
+    env = {**os.environ, "HALLMARK_TENANT_POLICIES": f"cn-tenant:{tmp_path / 'zh.yaml'}"}
+    made = subprocess.run([sys.executable, "-m", "gateway", "generate", "a blue square moving up on a black background",
+                           "-o", str(out), "--seconds", "3", "--size", "256x256", "--tenant", "cn-tenant",
+                           "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=240, env=env)
+    assert made.returncode == 0, made.stderr
+    with av.open(str(out)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    ink = np.all(first >= 200, axis=-1)
+    black = np.zeros((1, 256, 256, 3), np.uint8)
+
+    def overlap(language: str) -> float:
+        drawn = np.all(draw_visible_label(black, fps=8, language=language)[0] >= 200, axis=-1)
+        return (ink & drawn).sum() / (ink | drawn).sum()
+
+    zh, en = overlap("zh"), overlap("en")
+    assert zh > 0.5 > en
