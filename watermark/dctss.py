@@ -251,16 +251,20 @@ def embed(frames: np.ndarray, payload: int, strength: float, params: DctSsParams
     # Pass 2: add the pattern, scaled per symbol, to R, G and B alike.
     max_mse = (255.0 * strength) ** 2 / 10 ** (params.min_psnr_db / 10)
     basis_t = layout.basis.T * (np.float32(amplitude) * tilt[:, None])
+    coeff_gain = amplitude * tilt.astype(np.float64)[None, :]
     out = np.empty_like(frames)
     for i, frame in enumerate(frames):
         change = chip_of * (symbols_of_group * scale[i]).astype(np.float32)[group_of] * gains[i][:, None]  # (n, K)
-        delta = _from_blocks(change @ basis_t, blocks_y, blocks_x, b)
-        mse = float(np.mean(delta.astype(np.float64) ** 2)) * delta.size / (h * w)
+        # The basis is orthonormal, so the pixel-domain energy of the change is that of its coefficients.
+        mse = float(np.sum((change.astype(np.float64) * coeff_gain) ** 2)) / (h * w)
         if mse > max_mse:
-            delta *= np.float32(np.sqrt(max_mse / mse))
-        rgb = frame.astype(np.float32)
-        rgb[: delta.shape[0], : delta.shape[1]] += delta[:, :, None]
-        out[i] = np.clip(np.rint(rgb), 0, 255)
+            change *= np.float32(np.sqrt(max_mse / mse))
+        delta = _from_blocks(change @ basis_t, blocks_y, blocks_x, b)
+        # frame + delta rounded = frame + rounded delta (the frame is integer; only exact .5 ties differ).
+        step = np.rint(delta).astype(np.int16)[:, :, None]
+        out[i] = frame
+        region = frame[: step.shape[0], : step.shape[1]].astype(np.int16) + step
+        out[i, : step.shape[0], : step.shape[1]] = np.clip(region, 0, 255)
     return out
 
 
