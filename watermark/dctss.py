@@ -313,9 +313,12 @@ class _Pooled:
     with one (SNR as a power ratio per symbol); without a mark it scatters by about
     sqrt(2 / CODED_BITS) = 0.1. After a codec the intra frame can carry ten times the mark of
     the predicted frames, and 47 predicted frames with next to no mark given any weight drown
-    it. So a frame's weight is max(energy - 1 - FRAME_ENERGY_MARGIN, 0): only frames that
-    visibly carry a mark count, the more the stronger. When no frame clears the margin (little
-    mark anywhere, or none), every frame counts: FRAME_WEIGHT_FLOOR + max(energy - 1, 0).
+    it. So when some frame clearly carries a mark (its excess energy reaches FRAME_STRONG, five
+    times the no-mark spread), a frame's weight is max(energy - 1 - FRAME_ENERGY_MARGIN, 0): only
+    frames that visibly carry a mark count, the more the stronger. Otherwise (every frame carries
+    a little mark and none stands out, as in a short, small, dark clip, or there is no mark) every
+    frame counts: FRAME_WEIGHT_FLOOR + max(energy - 1, 0); there a frame clearing the margin by
+    chance (host interference on clipped dark content reaches 0.37) must not decide alone.
     """
 
     def __init__(self) -> None:
@@ -331,14 +334,16 @@ class _Pooled:
             return np.zeros(coding.CODED_BITS)
         n = np.stack(self.frames)  # (frames, symbols)
         excess = np.sum(n**2, axis=1) - 1.0
-        weight = np.maximum(excess - FRAME_ENERGY_MARGIN, 0.0)
-        if not np.any(weight > 0):
+        if float(excess.max()) >= FRAME_STRONG:
+            weight = np.maximum(excess - FRAME_ENERGY_MARGIN, 0.0)
+        else:
             weight = FRAME_WEIGHT_FLOOR + np.maximum(excess, 0.0)
         return weight @ n
 
 
 FRAME_WEIGHT_FLOOR = 0.25
 FRAME_ENERGY_MARGIN = 0.3
+FRAME_STRONG = 0.5
 
 
 def frame_evidence(frame: np.ndarray, params: DctSsParams = DEFAULT_PARAMS, alignment: Alignment = ORIGIN) -> np.ndarray:
