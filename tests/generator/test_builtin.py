@@ -80,7 +80,7 @@ def test_reference_image_biases_the_clip(builtin):
 def test_held_out_combinations_follow_colour_background_and_motion(builtin):
     # Combinations never seen in training (generator.data.split_combinations).
     # Measured on all 38 (MODEL_CARD.md): colour and background 100%, motion
-    # ~90%, shape ~48% (not asserted: the model has not learned shape yet).
+    # 100%, shape ~52% (not asserted: the model has not learned shape yet).
     from generator.data import split_combinations
 
     _, held = split_combinations()
