@@ -25,7 +25,8 @@ from . import __version__
 from .audit import AuditEvent
 from .errors import ModerationBlocked, OutputBlocked
 from .labels import Disclosure, draw_visible_label
-from .media import encode_mp4, thumbnail_jpeg
+from .marking import mark_and_encode
+from .media import thumbnail_jpeg
 from .provenance import (
     GenerationClaim,
     SigningError,
@@ -171,10 +172,11 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
         frames = draw_visible_label(clip.frames, clip.fps)
     else:
         frames = clip.frames
-    marked = watermark.embed(frames, job.content_id, strength=rt.settings.watermark_strength)
-    progress(82)
+    progress(75)
     metadata = disclosure.aigc_metadata() if "aigc_metadata" in labels else None
-    mp4 = encode_mp4(marked, clip.fps, crf=rt.settings.mp4_crf, metadata=metadata)
+    issued = mark_and_encode(frames, clip.fps, job.content_id, strength=rt.settings.watermark_strength,
+                             crf=rt.settings.mp4_crf, metadata=metadata)
+    marked, mp4 = issued.frames, issued.mp4
     progress(92)
     claim = GenerationClaim(
         content_id=job.content_id, video_id=job.video_id, model=model.name,
@@ -211,6 +213,7 @@ def produce(rt: Runtime, job: GenerationJob, progress: Progress = lambda _p: Non
               "policy": job.policy, "decision_id": job.decision_id,
               "prompt_sha256": prompt_sha256(job.prompt), "asset_sha256": hashlib.sha256(signed).hexdigest(),
               "signer": _signer_fingerprint(rt), "watermark_alg": watermark.ALGORITHM,
+              "watermark_strength": issued.strength, "watermark_reads_back": issued.verified,
               "manifest_id": manifest_id, "labels": sorted(labels),
               "reference_ingredient": _ingredient_audit(reference)},
     ))

@@ -7,9 +7,9 @@ coding and its measured limits are described in README.md next to this file.
     found = watermark.extract(marked)                  # Detection(payload, confidence, soft_bits)
 """
 
-from .api import MIN_SIDE, embed, extract
+from .api import MAX_STRENGTH, MIN_SIDE, embed, extract
 from .coding import PAYLOAD_BITS
 from .dctss import ALGORITHM
 from .types import Detection, WatermarkError
 
-__all__ = ["ALGORITHM", "PAYLOAD_BITS", "MIN_SIDE", "Detection", "WatermarkError", "embed", "extract"]
+__all__ = ["ALGORITHM", "PAYLOAD_BITS", "MAX_STRENGTH", "MIN_SIDE", "Detection", "WatermarkError", "embed", "extract"]
