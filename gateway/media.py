@@ -249,18 +249,28 @@ def _bmff_truncation(data: bytes) -> str | None:
     return None
 
 
-def _decode_video(data: bytes, mime: str, max_frames: int, max_pixels: int) -> DecodedMedia:
+def _reject_truncated(data: bytes, mime: str) -> None:
     if mime in ("video/mp4", "video/quicktime"):
         truncation = _bmff_truncation(data)
         if truncation:
             raise UndecodableMedia(f"The {mime} file is truncated: {truncation}.")
+
+
+def _video_stream(container, mime: str):
+    """The first video stream, decoded with frame threads; a file without one is undecodable."""
+    if not container.streams.video:
+        raise UndecodableMedia(f"The {mime} file contains no video stream.")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return stream
+
+
+def _decode_video(data: bytes, mime: str, max_frames: int, max_pixels: int) -> DecodedMedia:
+    _reject_truncated(data, mime)
     frames: list[np.ndarray] = []
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
-            if not container.streams.video:
-                raise UndecodableMedia(f"The {mime} file contains no video stream.")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            stream = _video_stream(container, mime)
             fps = _stream_fps(stream)
             declared_frames = int(stream.frames or 0)
             for frame in container.decode(stream):
@@ -301,16 +311,10 @@ def _count_packets(data: bytes) -> int:
 
 def _decode_video_selected(data: bytes, mime: str, max_frames: int, max_pixels: int,
                            select: FrameSelection) -> DecodedMedia:
-    if mime in ("video/mp4", "video/quicktime"):
-        truncation = _bmff_truncation(data)
-        if truncation:
-            raise UndecodableMedia(f"The {mime} file is truncated: {truncation}.")
+    _reject_truncated(data, mime)
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
-            if not container.streams.video:
-                raise UndecodableMedia(f"The {mime} file contains no video stream.")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            stream = _video_stream(container, mime)
             fps = _stream_fps(stream)
             declared = int(stream.frames or 0)
             total = min(declared or _count_packets(data), max_frames)
