@@ -132,6 +132,22 @@ def test_other_tenant_sees_404(gateway, completed_video):
     assert video["id"] not in [v["id"] for v in listed["data"]]
 
 
+def test_check_by_another_tenant_reveals_no_prompt_or_identity(gateway, completed_video):
+    """A check answers with system provenance only: another tenant's prompt, tenant name and key never appear, neither
+    in the check nor in the original manifest the Soft Binding API hands out."""
+    video, mp4 = completed_video
+    with gateway.client(gateway.key_b) as http:
+        check = http.post("/v1/content_provenance_checks", files={"file": ("v.mp4", mp4, "video/mp4")})
+        assert check.status_code == 200, check.text
+        manifest_id = check.json()["results"][2]["manifest_id"]
+        manifest = http.get(f"/manifests/{manifest_id}")
+    assert manifest.status_code == 200
+    assert check.json()["generated_by_this_gateway"] is True
+    for secret in ("red circle", "tenant-a", gateway.key_a):
+        assert secret not in check.text
+        assert secret.encode() not in manifest.content
+
+
 def test_unknown_id_is_404(gateway):
     with gateway.client() as http:
         response = http.get("/v1/videos/video_0000000000000000")
