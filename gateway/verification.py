@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import watermark
 
+from .assessment import Assessment, assess
 from .audit import AuditEvent
 from .provenance import ProvenanceReport, read_provenance
 from .registry import Registry, RegistryMatch, content_id_hex, fingerprint_frames, sample_indices
@@ -68,13 +69,21 @@ class Verdict:
     def generated_here(self) -> bool:
         return self.registry is not None or (self.c2pa.state == "trusted" and self.c2pa.generation is not None)
 
+    @property
+    def assessment(self) -> Assessment:
+        """The overall verdict over the three layers (gateway.assessment)."""
+        return assess(self)
+
     def results(self) -> list[dict]:
         c2pa = {
             "type": "c2pa",
             "outcome": "not_detected" if self.c2pa.state == "not_present" else "detected",
             "validation_state": self.c2pa.state,
             "issuer": self.c2pa.issuer,
+            "signed_at": self.c2pa.signed_at,
             "generated_at": self.c2pa.generated_at,
+            "claim_generator": self.c2pa.claim_generator,
+            "actions": list(self.c2pa.actions),
             "model": (self.c2pa.generation or {}).get("model"),
             "content_id": (self.c2pa.generation or {}).get("content_id"),
             "validation_codes": list(self.c2pa.validation_codes),

@@ -71,6 +71,7 @@ class ProvenanceCheck(BaseModel):
     object: Literal["content_provenance_check"] = "content_provenance_check"
     created_at: int
     generated_by_this_gateway: bool
+    verdict: dict  # gateway.assessment.Assessment: origin, content_id, video_id, confidence, altered, evidence
     results: list[dict]
 
 

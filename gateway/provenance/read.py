@@ -64,6 +64,8 @@ class ProvenanceReport:
     validation_codes: list[str] = field(default_factory=list)
     manifest_json: dict | None = None
     active_manifest_id: str | None = None
+    signed_at: str | None = None  # the signature's time from a timestamp authority; None when it had none
+    actions: list[dict] = field(default_factory=list)  # the active manifest's c2pa.actions, summarised
 
     @property
     def detected(self) -> bool:
@@ -114,6 +116,16 @@ def _claim_generator(manifest: dict) -> str | None:
     return manifest.get("claim_generator")
 
 
+def _action_summary(action: dict) -> dict:
+    """An action as a check reports it: what was done, when, by which software, from what kind of source."""
+    agent = action.get("softwareAgent")
+    if isinstance(agent, dict):
+        agent = " ".join(str(part) for part in (agent.get("name"), agent.get("version")) if part) or None
+    summary = {"action": action.get("action"), "when": action.get("when"), "software_agent": agent,
+               "digital_source_type": action.get("digitalSourceType")}
+    return {k: v for k, v in summary.items() if v is not None}
+
+
 def _report(store: dict, *, anchors_given: bool) -> ProvenanceReport:
     active_id = store.get("active_manifest")
     manifest: dict[str, Any] = (store.get("manifests") or {}).get(active_id) or {}
@@ -124,6 +136,7 @@ def _report(store: dict, *, anchors_given: bool) -> ProvenanceReport:
 
     generation = None
     soft_bindings: list[dict] = []
+    actions: list[dict] = []
     created_when = None
     for assertion in manifest.get("assertions", []) or []:
         label = _base_label(assertion.get("label", ""))
@@ -139,8 +152,10 @@ def _report(store: dict, *, anchors_given: bool) -> ProvenanceReport:
             for action in data.get("actions", []) or []:
                 if action.get("action") == "c2pa.created" and created_when is None:
                     created_when = action.get("when")
+                actions.append(_action_summary(action))
     signature = manifest.get("signature_info") or {}
     generated_at = (generation or {}).get("created_at") or created_when or signature.get("time")
+    # c2pa-rs reports signature_info.time only for a time-stamped signature (a TSA's countersignature).
     return ProvenanceReport(
         state=state,
         issuer=signature.get("issuer") or signature.get("common_name"),
@@ -151,6 +166,8 @@ def _report(store: dict, *, anchors_given: bool) -> ProvenanceReport:
         validation_codes=codes,
         manifest_json=store,
         active_manifest_id=active_id,
+        signed_at=signature.get("time"),
+        actions=actions,
     )
 
 

@@ -72,6 +72,18 @@ def test_provenance_check_on_generated_video(gateway, completed_video):
     assert registry["outcome"] == "matched" and registry["video_id"] == video["id"]
     assert registry["method"] == "manifest"
     assert body["generated_by_this_gateway"] is True
+    # the manifest summary: what was done, when, by which software (no timestamp authority here: no signed_at)
+    assert c2pa["signed_at"] is None and c2pa["generated_at"] and c2pa["claim_generator"].startswith("Hallmark")
+    actions = {a["action"]: a for a in c2pa["actions"]}
+    assert set(actions) == {"c2pa.created", "c2pa.watermarked.bound"}
+    assert actions["c2pa.created"]["digital_source_type"].endswith("/trainedAlgorithmicMedia")
+    assert video["model"] in actions["c2pa.created"]["software_agent"]
+    # the overall verdict: both layers agree on the record, the credentials are intact
+    verdict = body["verdict"]
+    assert verdict["origin"] == "this_gateway" and verdict["content_id"] == video["content_id"]
+    assert verdict["video_id"] == video["id"] and verdict["altered"] is False and verdict["conflicts"] == {}
+    assert set(verdict["evidence"]) == {"c2pa", "watermark"}
+    assert verdict["confidence"] >= verdict["evidence"]["c2pa"] >= 0.999
 
 
 def test_flipped_byte_is_invalid_with_bmff_mismatch(gateway, completed_video):
@@ -86,6 +98,9 @@ def test_flipped_byte_is_invalid_with_bmff_mismatch(gateway, completed_video):
     c2pa = response.json()["results"][0]
     assert c2pa["validation_state"] == "invalid"
     assert any("bmffHash.mismatch" in code for code in c2pa["validation_codes"]), c2pa
+    # an invalid manifest vouches for nothing; the file is still traced by its watermark, and reported altered
+    verdict = response.json()["verdict"]
+    assert verdict["altered"] is True and "c2pa" not in verdict["evidence"]
 
 
 def test_manifest_removed_watermark_still_names_content(gateway, completed_video):
@@ -103,6 +118,10 @@ def test_manifest_removed_watermark_still_names_content(gateway, completed_video
     # durable credentials: the registry's copy of the original manifest still validates against the stripped file
     assert registry["recovered_manifest"]["validation_state"] == "trusted"
     assert registry["manifest_id"].startswith("urn:c2pa:")
+    verdict = response.json()["verdict"]
+    assert verdict["origin"] == "this_gateway" and verdict["video_id"] == video["id"]
+    assert list(verdict["evidence"]) == ["watermark"] and verdict["confidence"] == wm["confidence"]
+    assert verdict["altered"] is False  # the recovered manifest still binds these bytes: only metadata was removed
 
 
 def test_unmarked_image_is_not_detected(gateway):
@@ -118,6 +137,8 @@ def test_unmarked_image_is_not_detected(gateway):
     assert wm["outcome"] == "not_detected"
     assert registry["outcome"] == "not_matched"
     assert response.json()["generated_by_this_gateway"] is False
+    assert response.json()["verdict"] == {"origin": "not_recognised", "content_id": None, "video_id": None,
+                                          "confidence": 0.0, "altered": None, "evidence": {}, "conflicts": {}}
 
 
 def test_other_tenant_sees_404(gateway, completed_video):
@@ -341,6 +362,10 @@ def test_frame_grab_is_traced(gateway, completed_video, grab):
     assert registry["outcome"] == "matched" and registry["video_id"] == video["id"], (wm, registry)
     if grab == "small":
         assert wm["outcome"] == "not_detected" and registry["method"] == "fingerprint"
+        verdict = response.json()["verdict"]
+        assert list(verdict["evidence"]) == ["fingerprint"] and 0.5 <= verdict["confidence"] <= 1.0
+        assert verdict["confidence"] == pytest.approx(0.5 + 0.5 * (1 - registry["score"] / registry["score_limit"]),
+                                                      abs=1e-4)
 
 
 def test_moderations_rejects_bad_input(gateway):

@@ -24,4 +24,5 @@ async def create_check(request: Request, principal: Principal = Depends(get_prin
     data = await file_field(form, "file", max_bytes=rt.settings.max_upload_bytes, required=True)
     verdict = await run_in_threadpool(verify_bytes, rt, data, tenant=principal.tenant, actor=principal.actor)
     return ProvenanceCheck(id=verdict.check_id, created_at=int(time.time()),
-                           generated_by_this_gateway=verdict.generated_here, results=verdict.results())
+                           generated_by_this_gateway=verdict.generated_here,
+                           verdict=verdict.assessment.to_dict(), results=verdict.results())
