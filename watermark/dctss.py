@@ -388,13 +388,14 @@ def _folded_tile(lumas: list[np.ndarray], dy: int, dx: int, params: DctSsParams)
     return folded
 
 
-def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams = DEFAULT_PARAMS) -> tuple[Alignment, float]:
+def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams = DEFAULT_PARAMS, *,
+                     coarse_step: int = COARSE_STEP, refine: bool = True) -> tuple[Alignment, float]:
     """The block-grid offset (block**2 candidates) and tile offset (tile_blocks**2) where the mark's symbol energy peaks.
 
     `lumas` are a few frames' luma planes, already at the original pixel pitch (scale undone);
     their folded tiles are summed coherently. Returns the alignment and its normalised energy
     (about 1 on unmarked content, well above on marked content). Grid offsets are tried on a
-    COARSE_STEP lattice, then around the best REFINE_CANDIDATES of them at 1 px.
+    `coarse_step` lattice, then (with `refine`) around the best REFINE_CANDIDATES of them at 1 px.
     """
     tb, b = params.tile_blocks, params.block
     crops = []
@@ -420,9 +421,10 @@ def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams 
         for i, o in enumerate(offsets):
             energies[o] = energy[i] if not rest else np.maximum(energy[i], energy[len(offsets) + i])
 
-    evaluate([(dy, dx) for dy in range(0, b, COARSE_STEP) for dx in range(0, b, COARSE_STEP)])
-    coarse = sorted(energies, key=lambda o: -float(energies[o].max()))[:REFINE_CANDIDATES]
-    evaluate([((dy + i) % b, (dx + j) % b) for dy, dx in coarse for i in (-1, 0, 1) for j in (-1, 0, 1)])
+    evaluate([(dy, dx) for dy in range(0, b, coarse_step) for dx in range(0, b, coarse_step)])
+    if refine:
+        coarse = sorted(energies, key=lambda o: -float(energies[o].max()))[:REFINE_CANDIDATES]
+        evaluate([((dy + i) % b, (dx + j) % b) for dy, dx in coarse for i in (-1, 0, 1) for j in (-1, 0, 1)])
     (dy, dx), e = max(energies.items(), key=lambda item: float(item[1].max()))
     ty, tx = np.unravel_index(int(np.argmax(e)), e.shape)
     # A grid offset of dy means the first whole block starts dy px in; a wrap (dy near b) is
@@ -441,6 +443,51 @@ MAX_SEARCH_DECODES = 3
 # content the best of the 16,384 offsets reaches about 1.3 to 1.4 (the energy is a chi-square
 # with 208 degrees of freedom over 208, maximised); a mark that can still be decoded gives 2 and more.
 SYNC_MIN_ENERGY = 1.5
+
+
+# Scale sweep (pass 3 of `extract`). The spectral comb needs about 2.5 tile periods on the frame's short side; a frame
+# that holds fewer at some scale (a small clip scaled up: 256 px cropped to 243 and scaled to 360 holds 1.9 periods of
+# 190 px) is searched by brute force over those scales instead: on the first frame only, a 1% geometric scale lattice
+# with a 4 px grid-offset lattice, then the best SWEEP_CANDIDATES scales refined in 0.25% steps at 2 px, then the full
+# offset search on every search frame. The alignments compete for the same decodes as the comb's (at most
+# MAX_SEARCH_DECODES in all), so the false-positive bound does not change.
+COMB_MIN_PERIODS = 2.5
+SWEEP_STEP = 0.01
+SWEEP_COARSE_STEP = 4
+SWEEP_CANDIDATES = 3
+SWEEP_REFINE = (-0.0075, -0.005, -0.0025, 0.0, 0.0025, 0.005, 0.0075)
+
+
+def sweep_range(short_side: int, params: DctSsParams = DEFAULT_PARAMS) -> tuple[float, float] | None:
+    """The scales at which a frame with this short side holds too few tile periods for the comb, within the scales
+    searched at all and with at least 128 px of the original frame in view; None when there are none."""
+    tile = params.tile_blocks * params.block
+    lo = max(sync.MIN_SCALE, short_side / (COMB_MIN_PERIODS * tile))
+    hi = min(sync.MAX_SCALE, short_side / tile)
+    return (lo, hi) if lo < hi else None
+
+
+def sweep_scales(luma: np.ndarray, tried: list[float], params: DctSsParams = DEFAULT_PARAMS) -> list[float]:
+    """Scale candidates (best first) found by brute force on one frame's luma where the comb cannot see (see above)."""
+    span = sweep_range(min(luma.shape), params)
+    if span is None:
+        return []
+    lo, hi = span
+    lattice = lo * (1 + SWEEP_STEP) ** np.arange(int(np.log(hi / lo) / np.log1p(SWEEP_STEP)) + 1)
+    lattice = [float(s) for s in lattice if all(abs(s / t - 1) > SWEEP_STEP for t in tried)]
+
+    def energy(scale: float, step: int) -> float:
+        return search_alignment([sync.resample(luma, scale)], scale, params, coarse_step=step, refine=False)[1]
+
+    coarse = sorted(((energy(s, SWEEP_COARSE_STEP), s) for s in lattice), reverse=True)
+    picked: list[float] = []
+    for _, scale in coarse:
+        if all(abs(scale / p - 1) > 2 * SWEEP_STEP for p in picked):
+            picked.append(scale)
+        if len(picked) == SWEEP_CANDIDATES:
+            break
+    refined = [max((energy(p * (1 + d), COARSE_STEP), p * (1 + d)) for d in SWEEP_REFINE) for p in picked]
+    return [s for _, s in sorted(refined, reverse=True)]
 
 
 def extract(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS) -> coding.DecodedPayload:
@@ -464,17 +511,32 @@ def extract(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS) -> coding.
                                   harmonics=_harmonics(params)):
         if abs(s - 1.0) > 0.01 and len(scales) < 1 + MAX_SCALE_CANDIDATES:
             scales.append(s)
-    found = []
-    for scale in scales:
-        planes = lumas if scale == 1.0 else [sync.resample(luma, scale) for luma in lumas]
-        if min(planes[0].shape) < tile // 2:
-            continue
-        alignment, energy = search_alignment(planes, scale, params)
-        if alignment != ORIGIN and energy >= SYNC_MIN_ENERGY:
-            found.append((energy, alignment))
-    found.sort(key=lambda item: -item[0])
-    for _, alignment in found[:MAX_SEARCH_DECODES]:
-        decoded = coding.decode(symbol_evidence(frames, params, alignment))
-        if decoded.payload is not None:
+    budget = MAX_SEARCH_DECODES
+
+    def search_and_decode(candidates: list[float]) -> coding.DecodedPayload | None:
+        nonlocal budget
+        found = []
+        for scale in candidates:
+            planes = lumas if scale == 1.0 else [sync.resample(luma, scale) for luma in lumas]
+            if min(planes[0].shape) < tile // 2:
+                continue
+            alignment, energy = search_alignment(planes, scale, params)
+            if alignment != ORIGIN and energy >= SYNC_MIN_ENERGY:
+                found.append((energy, alignment))
+        found.sort(key=lambda item: -item[0])
+        for _, alignment in found[:budget]:
+            budget -= 1
+            decoded = coding.decode(symbol_evidence(frames, params, alignment))
+            if decoded.payload is not None:
+                return decoded
+        return None
+
+    decoded = search_and_decode(scales)
+    if decoded is not None:
+        return decoded
+    # Pass 3: scales at which the frame holds too few tile periods for the comb (small frames only).
+    if budget > 0:
+        decoded = search_and_decode(sweep_scales(lumas[0], scales, params))
+        if decoded is not None:
             return decoded
     return first

@@ -197,6 +197,25 @@ def test_survives_upscale():
     assert watermark.extract(large).payload == PAYLOAD
 
 
+def test_survives_upscale_of_a_small_frame_that_holds_under_two_tile_periods(marked):
+    """256 px cropped to 243 and scaled to 360: 1.9 periods of 190 px, too few for the spectral comb; the brute-force
+    scale sweep finds it (README: Extraction, pass 3)."""
+    from watermark import dctss
+
+    cropped = attacks.crop(marked[:8], area=0.9, position="centre")
+    large = attacks.resize_to(cropped, height=360, width=360)
+    assert 360 / (dctss.DEFAULT_PARAMS.tile_blocks * dctss.DEFAULT_PARAMS.block * 360 / cropped.shape[1]) < 2.5
+    assert watermark.extract(large).payload == PAYLOAD
+
+
+def test_sweep_range_covers_only_frames_the_comb_cannot_read():
+    from watermark import dctss
+
+    assert dctss.sweep_range(720) is None  # 720 px holds >= 2.5 periods at every scale searched (up to 2.2x)
+    lo, hi = dctss.sweep_range(360)
+    assert lo == pytest.approx(360 / (2.5 * 128)) and hi == pytest.approx(2.2)
+
+
 def test_survives_downscale_to_an_odd_scale():
     frames = content.natural_clip(4, 360, 640, seed=23, texture=20.0)
     small = attacks.resize_to(watermark.embed(frames, PAYLOAD), height=288, width=512)
