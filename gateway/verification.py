@@ -93,9 +93,15 @@ class Verdict:
             registry.update(self.registry.to_dict())
         if self.recovered is not None:
             # Durable content credentials: the original manifest, checked against the bytes submitted.
+            # The manifest itself comes with it (as c2pa-rs reads it); its signed bytes are at `manifest_url`.
+            store = self.recovered.manifest_json or {}
             registry["recovered_manifest"] = {"validation_state": self.recovered.state,
                                               "issuer": self.recovered.issuer,
-                                              "validation_codes": list(self.recovered.validation_codes)}
+                                              "validation_codes": list(self.recovered.validation_codes),
+                                              "actions": list(self.recovered.actions),
+                                              "manifest_url": f"/manifests/{self.registry.manifest_id}",
+                                              "manifest": (store.get("manifests") or {}).get(
+                                                  self.recovered.active_manifest_id)}
         return [c2pa, self.watermark.to_dict(), registry]
 
 

@@ -118,6 +118,14 @@ def test_manifest_removed_watermark_still_names_content(gateway, completed_video
     # durable credentials: the registry's copy of the original manifest still validates against the stripped file
     assert registry["recovered_manifest"]["validation_state"] == "trusted"
     assert registry["manifest_id"].startswith("urn:c2pa:")
+    recovered = registry["recovered_manifest"]
+    labels = {a["label"].split("__")[0] for a in recovered["manifest"]["assertions"]}
+    assert {"c2pa.soft-binding", "com.hallmark.generation"} <= labels
+    assert labels & {"c2pa.actions", "c2pa.actions.v2"}
+    assert recovered["actions"][0]["action"] == "c2pa.created"
+    with gateway.client() as http:  # the signed store itself, from the Soft Binding Resolution API
+        store = http.get(recovered["manifest_url"])
+    assert store.status_code == 200 and store.headers["content-type"] == "application/c2pa"
     verdict = response.json()["verdict"]
     assert verdict["origin"] == "this_gateway" and verdict["video_id"] == video["id"]
     assert list(verdict["evidence"]) == ["watermark"] and verdict["confidence"] == wm["confidence"]
