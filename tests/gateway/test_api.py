@@ -350,6 +350,41 @@ def test_soft_binding_resolution(gateway, completed_video):
         assert text.status_code == 415
 
 
+def _transcode(mp4: bytes, fmt: str, codec: str) -> bytes:
+    """Decode our MP4 and encode it again as another container (metadata and manifest do not survive)."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(io.BytesIO(mp4)) as src, av.open(out, mode="w", format=fmt) as dst:
+        stream = dst.add_stream(codec, rate=8)
+        opened = False
+        for frame in src.decode(video=0):
+            if not opened:
+                stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "yuv420p"
+                if codec == "libvpx":
+                    stream.bit_rate = 2_000_000
+                opened = True
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")):
+                dst.mux(packet)
+        for packet in stream.encode(None):
+            dst.mux(packet)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt, codec, mime", [("webm", "libvpx", "video/webm"), ("mov", "libx264", "video/quicktime")])
+def test_transcoded_to_another_container_is_traced(gateway, completed_video, fmt, codec, mime):
+    video, mp4 = completed_video
+    data = _transcode(mp4, fmt, codec)
+    with gateway.client() as http:
+        response = http.post("/v1/content_provenance_checks", files={"file": (f"v.{fmt}", data, mime)})
+    assert response.status_code == 200, response.text
+    c2pa, wm, registry = response.json()["results"]
+    assert c2pa["validation_state"] == "not_present"
+    assert wm["outcome"] == "detected" and wm["content_id"] == video["content_id"]
+    assert registry["outcome"] == "matched" and registry["video_id"] == video["id"]
+    assert response.json()["verdict"]["origin"] == "this_gateway"
+
+
 @pytest.mark.parametrize("grab", ["full", "small"])
 def test_frame_grab_is_traced(gateway, completed_video, grab):
     import av
