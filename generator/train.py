@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--depth", type=int, default=6)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--refine", type=int, default=16)
+    ap.add_argument("--prediction", choices=("v", "x"), default="v",
+                    help="what the head predicts: the velocity, or the clean clip (turned into a velocity)")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
 
-    cfg = DiTConfig(dim=args.dim, depth=args.depth, heads=args.heads, refine_channels=args.refine)
+    cfg = DiTConfig(dim=args.dim, depth=args.depth, heads=args.heads, refine_channels=args.refine,
+                    prediction=args.prediction)
     torch.manual_seed(args.seed)
     model = VideoDiT(cfg)
     ema = copy.deepcopy(model).requires_grad_(False)
@@ -140,9 +143,13 @@ def main(argv: list[str] | None = None) -> None:
         # trained and the EMA copy start from it; step, time and history carry on.
         init = Path(args.init_from)
         init_cfg = json.loads((init / "config.json").read_text())
-        cfg = DiTConfig.from_dict(init_cfg["model"])
+        cfg = DiTConfig.from_dict({**init_cfg["model"], "prediction": args.prediction})
         model, ema = VideoDiT(cfg), VideoDiT(cfg).requires_grad_(False)
         state = load_file(str(init / "model.safetensors"))
+        if cfg.prediction != init_cfg["model"].get("prediction", "v"):
+            # The backbone carries over; the output layers start from zero again for the new target.
+            state = {k: (torch.zeros_like(v) if k.startswith(("head.", "refine.2.")) else v)
+                     for k, v in state.items()}
         model.load_state_dict(state)
         ema.load_state_dict(state)
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)

@@ -37,6 +37,30 @@ def test_dit_shapes_and_zero_init():
     assert sincos_3d(TINY.grid, TINY.dim).shape == (2 * 4 * 4, 48)
 
 
+def test_x_prediction_turns_the_clean_estimate_into_a_velocity():
+    import dataclasses
+
+    from generator.models.dit import X_PRED_MIN_T
+
+    torch.manual_seed(0)
+    v_model = VideoDiT(TINY)
+    for p in v_model.parameters():  # leave the zero init so the head really outputs something
+        torch.nn.init.normal_(p, std=0.05)
+    x_model = VideoDiT(dataclasses.replace(TINY, prediction="x"))
+    x_model.load_state_dict(v_model.state_dict())
+    x = torch.randn(2, 3, 8, 16, 16)
+    t = torch.tensor([0.5, 0.01])
+    text, mask = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool)
+    raw = v_model(x, t, text, mask)  # the same network output, read as x̂0 by the x model
+    v = x_model(x, t, text, mask)
+    assert torch.allclose(v[0], (x[0] - raw[0]) / 0.5, atol=1e-5)
+    assert torch.allclose(v[1], (x[1] - raw[1]) / X_PRED_MIN_T, atol=1e-4)  # small t is clamped
+    # an Euler step from t to 0 with this velocity lands on the clean estimate
+    assert torch.allclose(x[0] - 0.5 * v[0], raw[0], atol=1e-5)
+    with pytest.raises(ValueError, match="prediction"):
+        DiTConfig(prediction="eps")
+
+
 def test_scheduler_recovers_a_straight_path():
     sched = FlowMatchEulerScheduler()
     x0, noise = torch.randn(1, 3, 2, 4, 4), torch.randn(1, 3, 2, 4, 4)
@@ -145,3 +169,9 @@ def test_training_runs_and_resumes(tmp_path):
     cfg = json.loads((more / "export" / "config.json").read_text())
     assert cfg["train_steps"] == 4 and cfg["model"]["dim"] == 48
     assert [r["from_step"] for r in cfg["train_runs"]] == [0, 2, 3]
+    # switching the target to x-prediction keeps the backbone and restarts the output layers from zero
+    xrun = tmp_path / "xpred"
+    main(["--out", str(xrun), "--init-from", str(more / "export"), "--batch", "2", "--steps", "4",
+          "--prediction", "x"])
+    cfg = json.loads((xrun / "export" / "config.json").read_text())
+    assert cfg["model"]["prediction"] == "x" and cfg["train_steps"] == 4
