@@ -79,16 +79,21 @@ def test_reference_image_biases_the_clip(builtin):
 
 def test_held_out_combinations_follow_colour_background_and_motion(builtin):
     # Combinations never seen in training (generator.data.split_combinations).
-    # Measured on all 38 (MODEL_CARD.md): colour and background 100%, motion
-    # 100%, shape ~52% (not asserted: the model has not learned shape yet).
+    # Measured on all 38 (MODEL_CARD.md): colour, background and motion 100%,
+    # shape 77.6% (circles and triangles 144/144, squares 33/84): shape is
+    # asserted for circles and triangles only.
     from generator.data import split_combinations
 
     _, held = split_combinations()
-    moved = 0
+    moved, shaped, rounded = 0, 0, 0
     sample = held[::5]
     for combo in sample:
         out = builtin.generate(GenerationRequest(combo.caption(), size=(128, 128)))
         a = analyse_clip(out.frames)
         assert (a.colour, a.background) == (combo.colour, combo.background), (combo, a)
         moved += a.motion == combo.motion
+        if combo.shape != "square":
+            rounded += 1
+            shaped += a.shape == combo.shape
     assert moved >= 0.6 * len(sample), f"{moved}/{len(sample)} motions right"
+    assert rounded and shaped >= 0.6 * rounded, f"{shaped}/{rounded} circle/triangle shapes right"
