@@ -26,6 +26,8 @@ def test_verify_reports_trusted_and_content_id(gateway, completed_video, tmp_pat
     assert body["generated_by_this_gateway"] is True
     assert body["results"][0]["validation_state"] == "trusted"
     assert body["results"][1]["content_id"] == video["content_id"]
+    assert "Verdict: generated here" in human.stdout
+    assert body["verdict"]["content_id"] == video["content_id"] and body["verdict"]["confidence"] >= 0.999
 
 
 def test_dev_root_is_trusted_only_in_dev_mode(gateway, completed_video, tmp_path):
@@ -36,6 +38,8 @@ def test_dev_root_is_trusted_only_in_dev_mode(gateway, completed_video, tmp_path
     c2pa = json.loads(result.stdout)["results"][0]
     assert c2pa["validation_state"] == "valid"
     assert "signingCredential.untrusted" in c2pa["validation_codes"]
+    # an untrusted signer still counts, less, because the registry holds this very manifest
+    assert json.loads(result.stdout)["verdict"]["evidence"]["c2pa"] == 0.99
 
 
 def test_verify_unknown_file_exits_nonzero(gateway, tmp_path):
