@@ -109,10 +109,17 @@ def _failure_codes(store: dict) -> list[str]:
     return list(dict.fromkeys(code for code in codes if code))
 
 
+def _name_version(info: dict) -> str | None:
+    """"name version" of a C2PA generator-info map (claim generator, software agent); None without a name."""
+    if not info.get("name"):
+        return None
+    return " ".join(str(part) for part in (info["name"], info.get("version")) if part)
+
+
 def _claim_generator(manifest: dict) -> str | None:
     info = manifest.get("claim_generator_info") or []
     if info and isinstance(info[0], dict) and info[0].get("name"):
-        return " ".join(str(part) for part in (info[0]["name"], info[0].get("version")) if part)
+        return _name_version(info[0])
     return manifest.get("claim_generator")
 
 
@@ -120,7 +127,7 @@ def _action_summary(action: dict) -> dict:
     """An action as a check reports it: what was done, when, by which software, from what kind of source."""
     agent = action.get("softwareAgent")
     if isinstance(agent, dict):
-        agent = " ".join(str(part) for part in (agent.get("name"), agent.get("version")) if part) or None
+        agent = _name_version(agent)
     summary = {"action": action.get("action"), "when": action.get("when"), "software_agent": agent,
                "digital_source_type": action.get("digitalSourceType")}
     return {k: v for k, v in summary.items() if v is not None}
