@@ -49,9 +49,9 @@ def describe_model(weights_dir: str | Path | None = None) -> dict:
         f"(rectified flow, MiniLM text cross-attention) trained for {cfg.get('train_minutes', '?')} minutes "
         f"on CPU on procedural clips of one shape on a plain background. It follows the object colour "
         f"({', '.join(data.COLOURS)}), the background ({', '.join(data.BACKGROUNDS)}) and the "
-        f"motion (moving {'/'.join(m for m in data.MOTIONS if m != 'static')}, or staying still); circles and triangles "
-        f"come out as asked, squares often with rounded or ragged corners (read as circles in about half of the held-out "
-        f"clips). "
+        f"motion (moving {'/'.join(m for m in data.MOTIONS if m != 'static')}, or staying still); circles and "
+        f"triangles come out as asked, squares often with rounded or ragged corners (read as circles in about half "
+        f"of the held-out clips). "
         f"Sampled at {m['frames']}×{m['size']}×{m['size']} "
         f"and upsampled. Other prompts still yield a clip, but not what they describe."
     )
