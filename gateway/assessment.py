@@ -88,12 +88,13 @@ def assess(verdict: Verdict) -> Assessment:
         content_id, video_id = verdict.registry.content_id, verdict.registry.video_id
     elif "c2pa" in claims:  # trusted credentials of a record this registry does not hold (another database)
         content_id, video_id = claims["c2pa"][0], (verdict.c2pa.generation or {}).get("video_id")
+    recognised = content_id is not None
     # Without a record every claim is a conflict, and the confidence is 0.
-    evidence = {layer: conf for layer, (cid, conf) in claims.items() if content_id is not None and cid == content_id}
+    evidence = {layer: conf for layer, (cid, conf) in claims.items() if recognised and cid == content_id}
     conflicts = {layer: cid for layer, (cid, _) in claims.items() if layer not in evidence}
     doubt = 1.0
     for conf in evidence.values():
         doubt *= 1.0 - conf
-    return Assessment(origin="not_recognised" if content_id is None else "this_gateway", content_id=content_id,
-                      video_id=video_id, confidence=0.0 if content_id is None else 1.0 - doubt,
+    return Assessment(origin="this_gateway" if recognised else "not_recognised", content_id=content_id,
+                      video_id=video_id, confidence=1.0 - doubt if recognised else 0.0,
                       altered=_altered(verdict), evidence=evidence, conflicts=conflicts)

@@ -118,9 +118,8 @@ def _name_version(info: dict) -> str | None:
 
 def _claim_generator(manifest: dict) -> str | None:
     info = manifest.get("claim_generator_info") or []
-    if info and isinstance(info[0], dict) and info[0].get("name"):
-        return _name_version(info[0])
-    return manifest.get("claim_generator")
+    named = _name_version(info[0]) if info and isinstance(info[0], dict) else None
+    return named or manifest.get("claim_generator")
 
 
 def _action_summary(action: dict) -> dict:

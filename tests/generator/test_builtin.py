@@ -85,7 +85,7 @@ def test_held_out_combinations_follow_colour_background_and_motion(builtin):
     from generator.data import split_combinations
 
     _, held = split_combinations()
-    moved, shaped, rounded = 0, 0, 0
+    moved, shaped, not_square = 0, 0, 0
     sample = held[::5]
     for combo in sample:
         out = builtin.generate(GenerationRequest(combo.caption(), size=(128, 128)))
@@ -93,7 +93,7 @@ def test_held_out_combinations_follow_colour_background_and_motion(builtin):
         assert (a.colour, a.background) == (combo.colour, combo.background), (combo, a)
         moved += a.motion == combo.motion
         if combo.shape != "square":
-            rounded += 1
+            not_square += 1
             shaped += a.shape == combo.shape
     assert moved >= 0.6 * len(sample), f"{moved}/{len(sample)} motions right"
-    assert rounded and shaped >= 0.6 * rounded, f"{shaped}/{rounded} circle/triangle shapes right"
+    assert not_square and shaped >= 0.6 * not_square, f"{shaped}/{not_square} circle/triangle shapes right"
