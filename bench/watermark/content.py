@@ -1,8 +1,9 @@
-"""Synthetic, natural-looking test clips: gradients, 1/f textures, moving shapes, flat and dark scenes.
+"""Test clips: camera moves over scikit-image's sample photographs (the bench), and procedural ones (the tests).
 
-Natural images have roughly 1/f amplitude spectra; a panned 1/f texture over a colour gradient,
-with a few moving shapes and a touch of sensor noise, exercises the texture mask, motion
-compensation in the codec and flat regions without needing any image files.
+The bench (`bench_clips`) pans over and zooms into the photographs scikit-image ships, plus a
+synthetic clip and a dark, flat one. The procedural clips need no image files: natural images
+have roughly 1/f amplitude spectra, so a panned 1/f texture over a colour gradient, with a few
+moving shapes and a touch of sensor noise, exercises codec motion compensation and flat regions.
 """
 
 from __future__ import annotations
@@ -88,11 +89,47 @@ def dark_clip(frames: int, height: int, width: int, *, seed: int = 0) -> np.ndar
     return natural_clip(frames, height, width, seed=seed, brightness=0.18, noise=0.5)
 
 
-# --- camera moves over a photograph-like still ------------------------------------------------
+# --- camera moves over a still ---------------------------------------------------------------
 #
-# scikit-image (whose sample photographs the issue suggests) is not installed in this project's
-# environment, so the "photographs" are procedural: a 1/f-textured landscape with a sky gradient,
-# a ridge line, sharp-edged objects and fine grain, large enough to pan and zoom over.
+# The bench's camera clips pan over and zoom into the photographs that scikit-image ships inside its
+# wheel (`skimage.data`, no download; a bench-only dependency, in the `dev` extra). `photo` below is
+# a procedural, photograph-like still (1/f-textured landscape, sky gradient, ridge line, sharp-edged
+# objects, fine grain) of any size, used by the tests and wherever scikit-image is not wanted.
+
+# The bench's camera clips: (move, height, width, `skimage.data` function; a stereo pair gives its left view).
+BENCH_CAMERA_CLIPS = (
+    ("pan", 256, 256, "astronaut"),
+    ("zoom", 256, 256, "coffee"),
+    ("pan", 360, 640, "rocket"),
+    ("zoom", 360, 640, "chelsea"),
+    ("pan", 720, 1280, "stereo_motorcycle"),
+    ("zoom", 720, 1280, "camera"),
+)
+
+
+def photograph(name: str, height: int, width: int) -> np.ndarray:
+    """A scikit-image sample photograph as a float32 H x W x 3 still in [0, 255]: centre-cropped to the aspect ratio
+    of (height, width), then resized to it (area when shrinking, bicubic when enlarging)."""
+    import cv2  # bench-only dependency
+    from skimage import data  # bench-only dependency (dev extra)
+
+    image = getattr(data, name)()
+    if isinstance(image, tuple):  # stereo pairs: the left view
+        image = image[0]
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    image = image[..., :3].astype(np.float32)
+    ih, iw = image.shape[:2]
+    if iw * height > ih * width:  # too wide: crop the sides
+        cw = int(round(ih * width / height))
+        image = image[:, (iw - cw) // 2 : (iw - cw) // 2 + cw]
+    else:
+        ch = int(round(iw * height / width))
+        image = image[(ih - ch) // 2 : (ih - ch) // 2 + ch]
+    shrink = image.shape[0] > height
+    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return np.clip(resized, 0, 255).astype(np.float32)
 
 
 def photo(height: int, width: int, *, seed: int) -> np.ndarray:
@@ -133,12 +170,15 @@ def camera_clip(
     seed: int,
     move: str = "pan",
     noise: float = 1.0,
+    photograph_name: str | None = None,
 ) -> np.ndarray:
-    """A uint8 clip of a virtual camera panning over (or zooming into) a photograph-like still."""
+    """A uint8 clip of a virtual camera panning over (or zooming into) a still 1.6 times the frame size: the named
+    scikit-image photograph (a `skimage.data` function) or, without a name, a procedural photograph-like one (`photo`)."""
     import cv2  # bench-only dependency
 
     rng = np.random.default_rng(seed)
-    still = photo(int(height * 1.6), int(width * 1.6), seed=seed)
+    size = int(height * 1.6), int(width * 1.6)
+    still = photo(*size, seed=seed) if photograph_name is None else photograph(photograph_name, *size)
     sh, sw = still.shape[:2]
     out = np.empty((frames, height, width, 3), dtype=np.uint8)
     for t in range(frames):
@@ -182,15 +222,15 @@ def synthetic_clip(frames: int, height: int, width: int) -> np.ndarray:
 
 
 def bench_clips(quick: bool = False, *, fps: int = 24) -> list[tuple[str, np.ndarray]]:
-    """The bench's clip set: camera moves at three sizes, a synthetic clip and a dark, flat clip."""
-    seconds = 2
-    n = seconds * fps
-    sizes = ((256, 256), (360, 640), (720, 1280))
+    """The bench's clip set: camera moves over scikit-image photographs at three sizes, a synthetic clip and a dark,
+    flat one; 2 s each. `quick` drops the 720p zoom."""
+    n = 2 * fps
     clips: list[tuple[str, np.ndarray]] = []
-    for i, (h, w) in enumerate(sizes):
-        moves = ("pan",) if quick and h == 720 else ("pan", "zoom")
-        for j, move in enumerate(moves):
-            clips.append((f"{move} {w}x{h}", camera_clip(n, h, w, seed=100 + 10 * i + j, move=move)))
+    for i, (move, h, w, name) in enumerate(BENCH_CAMERA_CLIPS):
+        if quick and h == 720 and move == "zoom":
+            continue
+        clip = camera_clip(n, h, w, seed=100 + i, move=move, photograph_name=name)
+        clips.append((f"{move} {w}x{h} ({name})", clip))
     clips.append(("synthetic 640x360", synthetic_clip(n, 360, 640)))
     dark = natural_clip(n, 360, 640, seed=7, texture=3.0, shapes=1, noise=0.6, brightness=0.12)
     clips.append(("dark flat 640x360", dark))

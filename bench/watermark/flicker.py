@@ -1,6 +1,6 @@
 """A picture to look at for flicker: original, marked, the mark and its frame-to-frame change, side by side.
 
-    python -m bench.watermark.flicker [--clip "pan 640x360"] [--out bench/results/watermark_flicker.png]
+    python -m bench.watermark.flicker [--clip "pan 640x360 (rocket)"] [--out bench/results/watermark_flicker.png]
 
 Rows are frames 0, 1, 12 and 24 of a bench clip. Columns: the original frame, the marked frame,
 the luma mark amplified 20x around mid-grey, and the change of the mark since the previous
@@ -31,7 +31,7 @@ def _grey(plane: np.ndarray, gain: float) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clip", default="pan 640x360")
+    parser.add_argument("--clip", default="pan 640x360 (rocket)")
     parser.add_argument("--out", type=pathlib.Path, default=OUT)
     parser.add_argument("--gain", type=float, default=20.0)
     args = parser.parse_args()

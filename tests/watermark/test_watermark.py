@@ -208,12 +208,14 @@ def test_survives_upscale_of_a_small_frame_that_holds_under_two_tile_periods(mar
     assert watermark.extract(large).payload == PAYLOAD
 
 
-def test_sweep_range_covers_only_frames_the_comb_cannot_read():
+def test_sweep_range_full_for_small_frames_else_only_where_the_comb_cannot_read():
     from watermark import dctss
 
     assert dctss.sweep_range(720) is None  # 720 px holds >= 2.5 periods at every scale searched (up to 2.2x)
-    lo, hi = dctss.sweep_range(360)
-    assert lo == pytest.approx(360 / (2.5 * 128)) and hi == pytest.approx(2.2)
+    assert dctss.sweep_range(360) == pytest.approx((0.4, 2.2))  # 360p: every scale (photographs mislead the comb)
+    assert dctss.sweep_range(200) == pytest.approx((0.4, 200 / 128))  # at least 128 px of the original in view
+    lo, hi = dctss.sweep_range(540)
+    assert lo == pytest.approx(540 / (2.5 * 128)) and hi == pytest.approx(2.2)
 
 
 def test_survives_downscale_to_an_odd_scale():
