@@ -218,6 +218,20 @@ def test_sweep_range_full_for_small_frames_else_only_where_the_comb_cannot_read(
     assert lo == pytest.approx(540 / (2.5 * 128)) and hi == pytest.approx(2.2)
 
 
+def test_rescaled_photograph_is_found_by_the_sweep_when_the_comb_is_misled(monkeypatch):
+    """A zoom over a scikit-image photograph, cropped to 90% and scaled back to 360 lines (x1.05), then H.264. After
+    CRF 28 on the bench's 2 s clips the photograph's own spectral peaks outscore the tile's lines and the comb offers
+    only wrong scales; here the comb is switched off outright, and the sweep over every scale (360p) must find it."""
+    from watermark import sync
+
+    monkeypatch.setattr(sync, "estimate_scales", lambda *args, **kwargs: [])
+    frames = content.camera_clip(8, 360, 640, seed=103, move="zoom", photograph_name="chelsea")
+    cropped = attacks.crop(watermark.embed(frames, PAYLOAD), area=0.9, position="random", seed=0)
+    width = round(cropped.shape[2] * 360 / cropped.shape[1] / 2) * 2
+    scaled = attacks.h264(attacks.resize_to(cropped, height=360, width=width), crf=23, fps=FPS)
+    assert watermark.extract(scaled).payload == PAYLOAD
+
+
 def test_survives_downscale_to_an_odd_scale():
     frames = content.natural_clip(4, 360, 640, seed=23, texture=20.0)
     small = attacks.resize_to(watermark.embed(frames, PAYLOAD), height=288, width=512)
