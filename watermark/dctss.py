@@ -285,10 +285,15 @@ def embed(frames: np.ndarray, payload: int, strength: float, params: DctSsParams
             change *= np.float32(np.sqrt(max_mse / mse))
         delta = _from_blocks(change @ basis_t, blocks_y, blocks_x, b)
         # frame + delta rounded = frame + rounded delta (the frame is integer; only exact .5 ties differ).
-        step = np.rint(delta).astype(np.int16)[:, :, None]
-        out[i] = frame
-        region = frame[: step.shape[0], : step.shape[1]].astype(np.int16) + step
-        out[i, : step.shape[0], : step.shape[1]] = np.clip(region, 0, 255)
+        # The same step goes to R, G and B; working on rows of W * 3 values keeps numpy's inner loops long.
+        step = np.rint(delta).astype(np.int16)
+        sh, sw = step.shape
+        region = frame[:sh, :sw].astype(np.int16).reshape(sh, sw * 3)
+        region += np.repeat(step, 3, axis=1)
+        np.clip(region, 0, 255, out=region)
+        if (sh, sw) != (h, w):
+            out[i] = frame
+        out[i, :sh, :sw] = region.reshape(sh, sw, 3)
     return out
 
 
