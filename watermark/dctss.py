@@ -15,6 +15,9 @@ In short (README.md has the reasoning and the measurements):
   (informed embedding): the extractor sees at least `margin` units of the intended sign
   whenever [scale_min, scale_max] allows. The content's projection is averaged over a few
   frames first, so the pattern's strength drifts slowly and never flickers.
+- A block mask puts more of the mark into flat blocks and less into busy ones (the codec keeps
+  flat blocks better, busy ones carry more host interference); its gains are averaged over a
+  few frames too.
 - A global cap keeps the luma MSE of the change under the budget for the requested strength.
 - Extraction weights each block by how quiet it is in the band (busy blocks carry more
   content and codec noise), correlates with the layout and pools over frames, only frames that
@@ -48,8 +51,8 @@ class DctSsParams:
     block: int = 16
     tile_blocks: int = 8
     # (vertical, horizontal) DCT frequencies used (u / 32 cycles per px): 2 <= u + v <= 4, i.e.
-    # periods 32 / sqrt(u**2 + v**2) of 8 to 23 px. Low enough that H.264 at CRF 35 and JPEG 50 keep much of it and
-    # that SSIM's 11 x 11 window sees it partly as a change of local mean (which it barely
+    # periods 32 / sqrt(u**2 + v**2) of 8 to 23 px. Low enough that H.264 at CRF 35 and JPEG 50
+    # keep much of it and that SSIM's 11 x 11 window sees it partly as a change of local mean (which it barely
     # penalises); the lowest two, (0, 1) and (1, 0), are left out: content dominates there.
     band: tuple[tuple[int, int], ...] = (
         (0, 2), (1, 1), (2, 0),
@@ -89,7 +92,8 @@ class DctSsParams:
     # carry more host interference. Measured on the photograph bench clips, gamma -1 against no mask: +1.2 to +5.3 dB
     # after H.264 CRF 28 on the 256 px and 640 x 360 clips (the 256 px pan over the astronaut from -2.2 to +3.1 dB),
     # H.264 CRF 35 decoded on 5 of 8 clips instead of 4, SSIM-Y -0.004 on average; gamma +0.5 and +1 (more mark in
-    # busy blocks) had cost 1 to 15 dB after H.264.
+    # busy blocks) had cost 1 to 15 dB after H.264. A floor on the gain (mask_min 0.4 or 0.6) gave back part of what
+    # small crops of busy content lose, but also most of the CRF 28 gain, so there is none (0).
     mask_gamma: float = -1.0
     mask_c: float = 50.0
     mask_min: float = 0.0
@@ -496,7 +500,9 @@ def sweep_range(short_side: int, params: DctSsParams = DEFAULT_PARAMS) -> tuple[
     least 128 px of the original frame in view: all of them up to FULL_SWEEP_MAX_SIDE, above it only those at which the
     frame holds too few tile periods for the comb; None when there are none."""
     tile = params.tile_blocks * params.block
-    lo = sync.MIN_SCALE if short_side <= FULL_SWEEP_MAX_SIDE else max(sync.MIN_SCALE, short_side / (COMB_MIN_PERIODS * tile))
+    lo = sync.MIN_SCALE
+    if short_side > FULL_SWEEP_MAX_SIDE:
+        lo = max(lo, short_side / (COMB_MIN_PERIODS * tile))
     hi = min(sync.MAX_SCALE, short_side / tile)
     return (lo, hi) if lo < hi else None
 

@@ -173,7 +173,7 @@ def camera_clip(
     photograph_name: str | None = None,
 ) -> np.ndarray:
     """A uint8 clip of a virtual camera panning over (or zooming into) a still 1.6 times the frame size: the named
-    scikit-image photograph (a `skimage.data` function) or, without a name, a procedural photograph-like one (`photo`)."""
+    scikit-image photograph (a `skimage.data` function) or, without a name, a procedural one (`photo`)."""
     import cv2  # bench-only dependency
 
     rng = np.random.default_rng(seed)
