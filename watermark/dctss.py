@@ -99,7 +99,7 @@ class DctSsParams:
     mask_min: float = 0.0
     mask_max: float = 3.0
     # After masking, each frame's gains are averaged over +-mask_temporal_window frames (a block's gain drifts as the
-    # content moves through it: frame-to-frame change of the mark 0.04 to 0.33 levels RMS on the bench clips, 0.04 to
+    # content moves through it: frame-to-frame change of the mark 0.04 to 0.34 levels RMS on the bench clips, 0.04 to
     # 0.88 without it), the frame's mean squared gain is brought to mask_norm (1 = the unmasked energy), and no
     # block's gain exceeds mask_gain_max.
     mask_norm: float = 1.0
