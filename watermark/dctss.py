@@ -92,11 +92,10 @@ class DctSsParams:
     # carry more host interference. Measured on the photograph bench clips, gamma -1 against no mask: +1.2 to +5.3 dB
     # after H.264 CRF 28 on the 256 px and 640 x 360 clips (the 256 px pan over the astronaut from -2.2 to +3.1 dB),
     # H.264 CRF 35 decoded on 5 of 8 clips instead of 4, SSIM-Y -0.004 on average; gamma +0.5 and +1 (more mark in
-    # busy blocks) had cost 1 to 15 dB after H.264. A floor on the gain (mask_min 0.4 or 0.6) gave back part of what
-    # small crops of busy content lose, but also most of the CRF 28 gain, so there is none (0).
+    # busy blocks) had cost 1 to 15 dB after H.264. A floor on the gain (0.4 or 0.6) gave back part of what small
+    # crops of busy content lose, but also most of the CRF 28 gain, so there is none.
     mask_gamma: float = -1.0
     mask_c: float = 50.0
-    mask_min: float = 0.0
     mask_max: float = 3.0
     # After masking, each frame's gains are averaged over +-mask_temporal_window frames (a block's gain drifts as the
     # content moves through it: frame-to-frame change of the mark 0.04 to 0.34 levels RMS on the bench clips, 0.04 to
@@ -195,7 +194,7 @@ def _mask(blocks: np.ndarray, params: DctSsParams) -> np.ndarray:
         return np.ones(blocks.shape[0], dtype=np.float32)
     var = blocks.var(axis=1)
     m = ((var + params.mask_c) / params.mask_c) ** (params.mask_gamma / 2)
-    return np.clip(m, params.mask_min, params.mask_max).astype(np.float32)
+    return np.minimum(m, params.mask_max).astype(np.float32)
 
 
 def _block_gains(masks: np.ndarray, params: DctSsParams) -> np.ndarray:

@@ -144,12 +144,12 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def crop_scale_h264(frames: np.ndarray, *, fps: int = 24, seed: int = 0) -> np.ndarray:
-    """Crop 90% of the area at a random position, scale to 360 lines, H.264 CRF 28."""
+def crop_scale_h264(frames: np.ndarray, *, fps: int = 24, seed: int = 0, crf: int = 28) -> np.ndarray:
+    """Crop 90% of the area at a random position, scale to 360 lines, H.264 (CRF 28 unless told)."""
     cropped = crop(frames, area=0.9, position="random", seed=seed)
     _, h, w, _ = cropped.shape
     width = round(w * 360 / h / 2) * 2
-    return h264(resize_to(cropped, height=360, width=width), crf=28, fps=fps)
+    return h264(resize_to(cropped, height=360, width=width), crf=crf, fps=fps)
 
 
 def downscale_half(frames: np.ndarray) -> np.ndarray:

@@ -226,9 +226,7 @@ def test_rescaled_photograph_is_found_by_the_sweep_when_the_comb_is_misled(monke
 
     monkeypatch.setattr(sync, "estimate_scales", lambda *args, **kwargs: [])
     frames = content.camera_clip(8, 360, 640, seed=103, move="zoom", photograph_name="chelsea")
-    cropped = attacks.crop(watermark.embed(frames, PAYLOAD), area=0.9, position="random", seed=0)
-    width = round(cropped.shape[2] * 360 / cropped.shape[1] / 2) * 2
-    scaled = attacks.h264(attacks.resize_to(cropped, height=360, width=width), crf=23, fps=FPS)
+    scaled = attacks.crop_scale_h264(watermark.embed(frames, PAYLOAD), fps=FPS, seed=0, crf=23)
     assert watermark.extract(scaled).payload == PAYLOAD
 
 
