@@ -351,3 +351,37 @@ def test_tile_shift_energy_matches_a_direct_circular_correlation():
             shifted = np.roll(pattern, (-sy, -sx), axis=(2, 3))
             sums = np.einsum("skyx,yxk->s", shifted, folded[n])
             assert fast[n, sy, sx] == pytest.approx(np.sum(sums**2) / np.sum(folded[n] ** 2), rel=1e-4)
+
+
+def test_folded_tiles_from_the_shared_row_pass_match_cutting_the_plane_into_blocks():
+    """The offset search's folded tiles (separable block DCT, row pass shared by every dy) against the direct route:
+    cut the plane at (dy, dx) into 16 px blocks, project onto the band, weight by the mask and the band power."""
+    from watermark import dctss, sync
+
+    params = dctss.DEFAULT_PARAMS
+    rng = np.random.default_rng(8)
+    plane = (rng.normal(size=(203, 331)) * 40 + 128).astype(np.float32)
+    plane[:64, :64] = 250.0  # flat, bright blocks: the variance must not lose its precision there
+    grids = dctss._BlockGrids(plane, params)
+    layout = dctss._layout(params)
+    for dy, dx in [(0, 0), (3, 11), (15, 15), (8, 1)]:
+        region = plane[dy:, dx:].astype(np.float64)
+        by, bx = region.shape[0] // 16, region.shape[1] // 16
+        blocks = region[: by * 16, : bx * 16].reshape(by, 16, bx, 16).transpose(0, 2, 1, 3).reshape(by * bx, 256)
+        coeffs = blocks @ layout.basis.astype(np.float64)
+        mask = np.minimum(((blocks.var(axis=1) + params.mask_c) / params.mask_c) ** (params.mask_gamma / 2), params.mask_max)
+        weight = mask / (np.mean(coeffs**2, axis=1) + params.detection_floor**2)
+        direct = sync.fold((weight[:, None] * coeffs).reshape(by, bx, -1), params.tile_blocks)
+        # float32 against float64: agreement to 1e-4 of the largest value
+        assert grids.folded(dy, dx) == pytest.approx(direct, rel=1e-4, abs=1e-4 * np.abs(direct).max())
+
+
+def test_offset_search_reads_a_mark_that_only_the_sides_of_a_wide_frame_carry():
+    """The search looks at up to 720 x 1280 px, not a centre square: a 1024 px wide crop whose centre 640 px carry no
+    mark (as where busy content keeps little of it after a rescale and H.264) is still found. (With the 640 x 640
+    region of before it was not.)"""
+    frames = content.natural_clip(4, 160, 1040, seed=31, texture=15.0)
+    marked = watermark.embed(frames, PAYLOAD)
+    marked[:, :, 192:852] = frames[:, :, 192:852]  # unmarked: the crop's centre 640 px and a little more
+    cropped = marked[:, 5:, 7:1031]
+    assert watermark.extract(cropped).payload == PAYLOAD
