@@ -432,7 +432,8 @@ class _BlockGrids:
         self.us = sorted({u for u, _ in params.band} | {0})
         self.vs = sorted({v for _, v in params.band} | {0})
         self.mu, self.mv_t = m[self.us], np.ascontiguousarray(m[self.vs].T)
-        self.band = (np.array([self.us.index(u) for u, _ in params.band]), np.array([self.vs.index(v) for _, v in params.band]))
+        self.band = (np.array([self.us.index(u) for u, _ in params.band]),
+                     np.array([self.vs.index(v) for _, v in params.band]))
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _row_pass(self, dx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -464,11 +465,6 @@ class _BlockGrids:
             mask = _mask_from_var(sq / n - (total / n) ** 2, params)
         weight = _detection_weights(coeffs, params, mask)[:, None]
         return sync.fold((weight * coeffs).reshape(by, bx, -1), params.tile_blocks)
-
-
-def _folded_tile(lumas: list[np.ndarray], dy: int, dx: int, params: DctSsParams) -> np.ndarray:
-    """The weighted band coefficients of the block grid starting at (dy, dx), folded into one tile (tb, tb, K)."""
-    return sum(_BlockGrids(luma, params).folded(dy, dx) for luma in lumas)
 
 
 def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams = DEFAULT_PARAMS, *,
@@ -532,8 +528,8 @@ SYNC_MIN_ENERGY = 1.5
 
 # Scale sweep (pass 3 of `extract`). The spectral comb needs about 2.5 tile periods on the frame's short side; a frame
 # that holds fewer at some scale (a small clip scaled up: 256 px cropped to 243 and scaled to 360 holds 1.9 periods of
-# 190 px) is searched by brute force over those scales instead: on the first SWEEP_FRAMES frames, a 1% geometric scale lattice
-# with a 4 px grid-offset lattice, then the best SWEEP_CANDIDATES scales refined in 0.25% steps at 2 px, then the full
+# 190 px) is searched by brute force over those scales instead: on the first SWEEP_FRAMES frames, a 1% geometric scale
+# lattice with a 4 px grid-offset lattice, then the best SWEEP_CANDIDATES scales refined in 0.25% steps at 2 px, then the full
 # offset search on every search frame. The comb is also misled by photographs: their own spectral peaks (edges, fine
 # regular texture) outscore the mark's lines after a rescale and H.264, so frames up to FULL_SWEEP_MAX_SIDE on the
 # short side (360p and 480p, what a platform's re-encode leaves) sweep every scale the comb did not already try. The
@@ -545,13 +541,12 @@ SWEEP_STEP = 0.01
 SWEEP_COARSE_STEP = 4
 SWEEP_CANDIDATES = 3
 # The sweep scores each scale on the first SWEEP_FRAMES search frames (the first alone and their sum, like the offset
-# search). With the first frame only, the 256 px pan over the astronaut after crop 90% -> 360p -> CRF 28 reached 1.33 within
-# 1.5% of the true scale, under three wrong scales (up to 1.37); with two, 1.38, among the picks. (The mean of the frames
-# as one plane was tried: worse. Four frames: 23 of 24 other crop positions instead of 22, at about 1.6 times the cost on
-# unmarked 360p clips.)
+# search). With the first frame only, the 256 px pan over the astronaut after crop 90% -> 360p -> CRF 28 reached 1.33
+# within 1.5% of the true scale, under three wrong scales (up to 1.37); with two, 1.38, among the picks. (The mean of the
+# frames as one plane was tried: worse. Four frames: 23 of 24 other crop positions instead of 22, at about 1.6 times the
+# cost on unmarked 360p clips.)
 SWEEP_FRAMES = 2
 SWEEP_REFINE = (-0.0075, -0.005, -0.0025, 0.0, 0.0025, 0.005, 0.0075)
-SWEEP_REFINE_STEP = 2
 
 
 def sweep_range(short_side: int, params: DctSsParams = DEFAULT_PARAMS) -> tuple[float, float] | None:
@@ -587,7 +582,7 @@ def sweep_scales(lumas: list[np.ndarray], tried: list[float], params: DctSsParam
             picked.append(scale)
         if len(picked) == SWEEP_CANDIDATES:
             break
-    refined = [max((energy(p * (1 + d), SWEEP_REFINE_STEP), p * (1 + d)) for d in SWEEP_REFINE) for p in picked]
+    refined = [max((energy(p * (1 + d), COARSE_STEP), p * (1 + d)) for d in SWEEP_REFINE) for p in picked]
     return [s for _, s in sorted(refined, reverse=True)]
 
 
