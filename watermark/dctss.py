@@ -416,6 +416,18 @@ COARSE_STEP = 2
 REFINE_CANDIDATES = 2
 
 
+@lru_cache(maxsize=4)
+def _separable_band(params: DctSsParams) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The band as a separable transform: the vertical DCT rows (n_u, b) and horizontal DCT columns (b, n_v) it needs
+    (frequency 0 always included: coefficient (0, 0) gives the block sum), and where each band coefficient sits in the
+    (n_u, n_v) product."""
+    m = _dct_matrix(params.block).astype(np.float32)
+    us = sorted({u for u, _ in params.band} | {0})
+    vs = sorted({v for _, v in params.band} | {0})
+    band = (np.array([us.index(u) for u, _ in params.band]), np.array([vs.index(v) for _, v in params.band]))
+    return m[us], np.ascontiguousarray(m[vs].T), band
+
+
 class _BlockGrids:
     """One luma plane's weighted band coefficients, for the block grid at any grid offset, folded into one tile.
 
@@ -428,12 +440,7 @@ class _BlockGrids:
     def __init__(self, plane: np.ndarray, params: DctSsParams) -> None:
         self.plane = np.asarray(plane, dtype=np.float32)
         self.params = params
-        m = _dct_matrix(params.block).astype(np.float32)
-        self.us = sorted({u for u, _ in params.band} | {0})
-        self.vs = sorted({v for _, v in params.band} | {0})
-        self.mu, self.mv_t = m[self.us], np.ascontiguousarray(m[self.vs].T)
-        self.band = (np.array([self.us.index(u) for u, _ in params.band]),
-                     np.array([self.vs.index(v) for _, v in params.band]))
+        self.mu, self.mv_t, self.band = _separable_band(params)
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _row_pass(self, dx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -453,7 +460,7 @@ class _BlockGrids:
         h, bx, n_v = rows.shape
         by = (h - dy) // b
         # Column pass: (n_u, 16) @ (by, 16, bx * n_v) -> (by, n_u, bx, n_v).
-        full = (self.mu @ rows[dy : dy + by * b].reshape(by, b, bx * n_v)).reshape(by, len(self.us), bx, n_v)
+        full = (self.mu @ rows[dy : dy + by * b].reshape(by, b, bx * n_v)).reshape(by, len(self.mu), bx, n_v)
         coeffs = full[:, self.band[0], :, self.band[1]]  # (K, by, bx): advanced indices first
         coeffs = np.moveaxis(coeffs, 0, -1).reshape(by * bx, -1)
         if params.mask_gamma == 0.0:
