@@ -473,6 +473,55 @@ class _BlockGrids:
         weight = _detection_weights(coeffs, params, mask)[:, None]
         return sync.fold((weight * coeffs).reshape(by, bx, -1), params.tile_blocks)
 
+    def folded_lattice(self, step: int) -> np.ndarray:
+        """`folded(dy, dx)` for every grid offset on a `step` px lattice at once: (b // step, b // step, tb, tb, K),
+        [i, j] being the offset (i * step, j * step); same values.
+
+        A block may start at any multiple of `step`; the band coefficients and weights of all of them come from two
+        strided matrix products (the coarse search would otherwise run one small pass per offset, most of the time
+        spent in per-call overhead), and each offset's blocks are every (b // step)-th of them.
+        """
+        params, b, tb = self.params, self.params.block, self.params.tile_blocks
+        if b % step:
+            raise ValueError("the lattice step must divide the block size")
+        q = b // step
+        plane = self.plane
+        h, w = plane.shape
+        rows_n, cols_n = (h - b) // step + 1, (w - b) // step + 1  # block starts that fit
+        s0, s1 = plane.strides
+        # Row pass: every 16 px row segment starting at a multiple of step: (h, cols_n, b) windows (a strided view).
+        windows = np.lib.stride_tricks.as_strided(plane, (h, cols_n, b), (s0, step * s1, s1), writeable=False)
+        windows = np.ascontiguousarray(windows)
+        rows = windows @ self.mv_t  # (h, cols_n, n_v)
+        squares = np.einsum("hcx,hcx->hc", windows, windows)
+        del windows
+        # Column pass: every 16-row window starting at a multiple of step (contiguous slices of `rows`).
+        n_v = rows.shape[2]
+        flat = rows.reshape(h, cols_n * n_v)
+        r0, r1 = flat.strides
+        stacked = np.lib.stride_tricks.as_strided(flat, (rows_n, b, cols_n * n_v), (step * r0, r0, r1), writeable=False)
+        full = (self.mu @ stacked).reshape(rows_n, len(self.mu), cols_n, n_v)
+        coeffs = np.moveaxis(full[:, self.band[0], :, self.band[1]], 0, -1)  # (rows_n, cols_n, K)
+        k = coeffs.shape[-1]
+        if params.mask_gamma == 0.0:
+            mask = None
+        else:
+            n = b * b
+            total = full[:, 0, :, 0].astype(np.float64) * b
+            q0, q1 = squares.strides
+            sq = np.lib.stride_tricks.as_strided(squares, (rows_n, b, cols_n), (step * q0, q0, q1), writeable=False)
+            sq = sq.sum(axis=1).astype(np.float64)
+            mask = _mask_from_var((sq / n - (total / n) ** 2).reshape(-1), params)
+        weight = _detection_weights(coeffs.reshape(-1, k), params, mask).reshape(rows_n, cols_n, 1)
+        weighted = weight * coeffs
+        # Offset (i, j) uses block starts (i + q * r, j + q * c): pad to whole tiles of such starts and sum the tiles.
+        span = q * tb
+        ny, nx = -(-rows_n // span), -(-cols_n // span)
+        padded = np.zeros((ny * span, nx * span, k), dtype=weighted.dtype)
+        padded[:rows_n, :cols_n] = weighted
+        tiles = padded.reshape(ny, tb, q, nx, tb, q, k).sum(axis=(0, 3))  # (tb, q, tb, q, K)
+        return tiles.transpose(1, 3, 0, 2, 4)
+
 
 def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams = DEFAULT_PARAMS, *,
                      coarse_step: int = COARSE_STEP, refine: bool = True) -> tuple[Alignment, float]:
@@ -496,20 +545,25 @@ def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams 
     grids = [_BlockGrids(crop, params) for crop in crops]
     energies: dict[tuple[int, int], np.ndarray] = {}
 
-    def evaluate(offsets: list[tuple[int, int]]) -> None:
+    def evaluate(offsets: list[tuple[int, int]], lattice: int = 0) -> None:
         offsets = [o for o in offsets if o not in energies]
         if not offsets:
             return
         # Two hypotheses per offset: all frames summed, and the first frame alone (after a codec
         # the intra frame can hold most of the mark, and the predicted frames only dilute it).
-        first = [grids[0].folded(dy, dx) for dy, dx in offsets]
-        rest = [sum(g.folded(dy, dx) for g in grids[1:]) for dy, dx in offsets] if len(grids) > 1 else []
+        if lattice:  # every offset on the lattice, all at once (same values as one by one)
+            tiles = [g.folded_lattice(lattice) for g in grids]
+            first = [tiles[0][dy // lattice, dx // lattice] for dy, dx in offsets]
+            rest = [sum(t[dy // lattice, dx // lattice] for t in tiles[1:]) for dy, dx in offsets] if len(grids) > 1 else []
+        else:
+            first = [grids[0].folded(dy, dx) for dy, dx in offsets]
+            rest = [sum(g.folded(dy, dx) for g in grids[1:]) for dy, dx in offsets] if len(grids) > 1 else []
         folded = np.stack(first + [f + r for f, r in zip(first, rest)])
         energy = sync.tile_shift_energy(folded, pattern)
         for i, o in enumerate(offsets):
             energies[o] = energy[i] if not rest else np.maximum(energy[i], energy[len(offsets) + i])
 
-    evaluate([(dy, dx) for dy in range(0, b, coarse_step) for dx in range(0, b, coarse_step)])
+    evaluate([(dy, dx) for dy in range(0, b, coarse_step) for dx in range(0, b, coarse_step)], lattice=coarse_step)
     if refine:
         coarse = sorted(energies, key=lambda o: -float(energies[o].max()))[:REFINE_CANDIDATES]
         evaluate([((dy + i) % b, (dx + j) % b) for dy, dx in coarse for i in (-1, 0, 1) for j in (-1, 0, 1)])

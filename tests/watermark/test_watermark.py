@@ -376,6 +376,28 @@ def test_folded_tiles_from_the_shared_row_pass_match_cutting_the_plane_into_bloc
         assert grids.folded(dy, dx) == pytest.approx(direct, rel=1e-4, abs=1e-4 * np.abs(direct).max())
 
 
+def test_folded_tiles_for_a_whole_lattice_of_offsets_match_one_offset_at_a_time():
+    """The coarse search folds every offset of a 2 or 4 px lattice in one pass (strided block starts); each must be
+    the tile `folded` gives for that offset alone, on planes of awkward sizes (not whole blocks, not whole tiles)."""
+    from watermark import dctss
+
+    params = dctss.DEFAULT_PARAMS
+    rng = np.random.default_rng(9)
+    for shape in [(203, 331), (128, 143), (290, 160)]:
+        plane = (rng.normal(size=shape) * 40 + 128).astype(np.float32)
+        plane[:48, :80] = 7.0  # flat, dark blocks
+        grids = dctss._BlockGrids(plane, params)
+        for step in (2, 4):
+            lattice = grids.folded_lattice(step)
+            assert lattice.shape == (16 // step, 16 // step, params.tile_blocks, params.tile_blocks, len(params.band))
+            for i in range(16 // step):
+                for j in range(16 // step):
+                    one = grids.folded(i * step, j * step)
+                    assert lattice[i, j] == pytest.approx(one, rel=1e-4, abs=1e-4 * float(np.abs(one).max()))
+    with pytest.raises(ValueError):
+        grids.folded_lattice(3)
+
+
 def test_offset_search_reads_a_mark_that_only_the_sides_of_a_wide_frame_carry():
     """The search looks at up to 720 x 1280 px, not a centre square: a 1024 px wide crop whose centre 640 px carry no
     mark (as where busy content keeps little of it after a rescale and H.264) is still found. (With the 640 x 640
