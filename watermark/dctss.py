@@ -603,9 +603,9 @@ SWEEP_COARSE_STEP = 4
 SWEEP_CANDIDATES = 3
 # The sweep scores each scale on the first SWEEP_FRAMES search frames (the first alone and their sum, like the offset
 # search). With the first frame only, the 256 px pan over the astronaut after crop 90% -> 360p -> CRF 28 reached 1.33
-# within 1.5% of the true scale, under three wrong scales (up to 1.37); with two, 1.38, among the picks; with all four,
-# that crop and another one two frames missed are found (bench crop chains plus 3 more crop positions per clip: 31 of
-# 32, against 30 with two). Four frames cost about 1.6 times two; the lattice fold (`folded_lattice`) paid for that.
+# within 1.5% of the true scale, under three wrong scales (up to 1.37); with two, 1.38, among the picks. With all four,
+# one more crop of that clip that two frames missed is found (the bench crop chains plus 3 more crop positions per clip:
+# 31 of 32, against 30 with two). Four frames cost up to 1.6 times two on unmarked 360p clips (README: "Last on").
 # (The mean of the frames as one plane was tried: worse.)
 SWEEP_FRAMES = 4
 SWEEP_REFINE = (-0.0075, -0.005, -0.0025, 0.0, 0.0025, 0.005, 0.0075)
