@@ -461,17 +461,24 @@ class _BlockGrids:
         by = (h - dy) // b
         # Column pass: (n_u, 16) @ (by, 16, bx * n_v) -> (by, n_u, bx, n_v).
         full = (self.mu @ rows[dy : dy + by * b].reshape(by, b, bx * n_v)).reshape(by, len(self.mu), bx, n_v)
-        coeffs = full[:, self.band[0], :, self.band[1]]  # (K, by, bx): advanced indices first
-        coeffs = np.moveaxis(coeffs, 0, -1).reshape(by * bx, -1)
+        block_squares = squares[dy : dy + by * b].reshape(by, b, bx).sum(axis=1)
+        return sync.fold(self._weighted(full, block_squares), params.tile_blocks)
+
+    def _weighted(self, full: np.ndarray, block_squares: np.ndarray) -> np.ndarray:
+        """(rows, cols, K) band coefficients times their block's detection weight (band power and mask), from the
+        column pass's (rows, n_u, cols, n_v) product and each block's sum of squared levels (rows, cols)."""
+        params, b = self.params, self.params.block
+        rows_n, _, cols_n, _ = full.shape
+        coeffs = np.moveaxis(full[:, self.band[0], :, self.band[1]], 0, -1).reshape(rows_n * cols_n, -1)
         if params.mask_gamma == 0.0:
             mask = None
         else:
             n = b * b
             total = full[:, 0, :, 0].reshape(-1).astype(np.float64) * b  # orthonormal DCT: coefficient (0, 0) = sum / b
-            sq = squares[dy : dy + by * b].reshape(by, b, bx).sum(axis=1).reshape(-1).astype(np.float64)
+            sq = block_squares.reshape(-1).astype(np.float64)
             mask = _mask_from_var(sq / n - (total / n) ** 2, params)
         weight = _detection_weights(coeffs, params, mask)[:, None]
-        return sync.fold((weight * coeffs).reshape(by, bx, -1), params.tile_blocks)
+        return (weight * coeffs).reshape(rows_n, cols_n, -1)
 
     def folded_lattice(self, step: int) -> np.ndarray:
         """`folded(dy, dx)` for every grid offset on a `step` px lattice at once: (b // step, b // step, tb, tb, K),
@@ -481,7 +488,7 @@ class _BlockGrids:
         strided matrix products (the coarse search would otherwise run one small pass per offset, most of the time
         spent in per-call overhead), and each offset's blocks are every (b // step)-th of them.
         """
-        params, b, tb = self.params, self.params.block, self.params.tile_blocks
+        b, tb = self.params.block, self.params.tile_blocks
         if b % step:
             raise ValueError("the lattice step must divide the block size")
         q = b // step
@@ -501,19 +508,11 @@ class _BlockGrids:
         r0, r1 = flat.strides
         stacked = np.lib.stride_tricks.as_strided(flat, (rows_n, b, cols_n * n_v), (step * r0, r0, r1), writeable=False)
         full = (self.mu @ stacked).reshape(rows_n, len(self.mu), cols_n, n_v)
-        coeffs = np.moveaxis(full[:, self.band[0], :, self.band[1]], 0, -1)  # (rows_n, cols_n, K)
-        k = coeffs.shape[-1]
-        if params.mask_gamma == 0.0:
-            mask = None
-        else:
-            n = b * b
-            total = full[:, 0, :, 0].astype(np.float64) * b
-            q0, q1 = squares.strides
-            sq = np.lib.stride_tricks.as_strided(squares, (rows_n, b, cols_n), (step * q0, q0, q1), writeable=False)
-            sq = sq.sum(axis=1).astype(np.float64)
-            mask = _mask_from_var((sq / n - (total / n) ** 2).reshape(-1), params)
-        weight = _detection_weights(coeffs.reshape(-1, k), params, mask).reshape(rows_n, cols_n, 1)
-        weighted = weight * coeffs
+        q0, q1 = squares.strides
+        block_squares = np.lib.stride_tricks.as_strided(squares, (rows_n, b, cols_n), (step * q0, q0, q1),
+                                                        writeable=False).sum(axis=1)
+        weighted = self._weighted(full, block_squares)
+        k = weighted.shape[-1]
         # Offset (i, j) uses block starts (i + q * r, j + q * c): pad to whole tiles of such starts and sum the tiles.
         span = q * tb
         ny, nx = -(-rows_n // span), -(-cols_n // span)
