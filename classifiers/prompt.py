@@ -50,7 +50,7 @@ class PromptClassifier:
         if config.normalization != NORMALIZATION_VERSION:
             raise ValueError(
                 f"head {config.name!r} was trained on {config.normalization!r} text; this code normalises as "
-                f"{NORMALIZATION_VERSION!r}: retrain with `python -m classifiers.train`"
+                f"{NORMALIZATION_VERSION!r}: retrain with `python -m training.classifier`"
             )
         self.encoder = encoder
         self.head = head

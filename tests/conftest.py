@@ -86,7 +86,7 @@ def start_gateway():
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory) -> Iterator[LiveGateway]:
-    from gateway.settings import Settings
+    from gateway.core.settings import Settings
 
     data_dir = tmp_path_factory.mktemp("hallmark-data")
     settings = Settings(data_dir=data_dir, api_keys=f"{KEY_A}:tenant-a,{KEY_B}:tenant-b,{KEY_ADMIN}:ops:admin",

@@ -27,7 +27,7 @@ from sqlalchemy import insert
 
 from gateway.audit import AuditEvent, AuditLog, CheckpointSigner, merkle
 from gateway.audit.log import node_key
-from gateway.db import AuditNodeRow, Database
+from gateway.store.db import AuditNodeRow, Database
 
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "results" / "audit.json"
 APPEND_BAR = 2000.0

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from generator import GenerationRequest, load_builtin
-from generator.evaluate import FIELDS, evaluate
+from training.generator.evaluate import FIELDS, evaluate
 
 BARS = {"colour": 0.90, "shape": 0.80, "motion": 0.80}
 SPEED_BAR_S = 10.0

@@ -17,22 +17,21 @@ from PIL import Image
 import watermark
 from bench.verify.scale import bulk_fill
 from bench.watermark import attacks, content
-from gateway.db import Database
+from gateway.store.db import Database
 from gateway.media import encode_mp4
-from gateway.registry import (
+from gateway.bootstrap import Runtime
+from gateway.core.ids import content_id_hex
+from gateway.core.settings import Settings
+from gateway.registry.fingerprint import (
     CLIP_SCORE_LIMIT,
     FEW_FRAMES,
     HASH_AGREEMENT_LIMIT,
     IMAGE_SCORE_LIMIT,
-    Registry,
-    content_id_hex,
     fingerprint_frames,
     parse_frames,
     score_frames,
 )
-from gateway.runtime import Runtime
-from gateway.settings import Settings
-from gateway.verification import verify_bytes
+from gateway.registry.records import Registry
 
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "results" / "verify.json"
 FPS = attacks.FPS
@@ -166,7 +165,7 @@ def identification(rt: Runtime, big: Registry, small: Registry, clips, rng, late
         for attack_name, attack in attacks.ATTACKS.items():
             attacked = attack(marked)
             upload = encode_mp4(attacked, FPS)  # the attacked clip as a file (H.264 CRF 18, the gateway's default)
-            verdict = verify_bytes(rt, upload, tenant=None, actor="bench")
+            verdict = rt.verification.verify(upload, tenant=None, actor="bench")
             query = fingerprint_frames(attacked)
             start = time.perf_counter()
             indexed = big.by_fingerprint(query)
@@ -195,7 +194,7 @@ def identification(rt: Runtime, big: Registry, small: Registry, clips, rng, late
                         "half size png": _png(attacks.downscale_half(frame[None])[0]),
                         "90% crop jpeg": _jpeg(attacks.crop(frame[None], area=0.9, position="random", seed=g)[0])}
             for variant, data in variants.items():
-                verdict = verify_bytes(rt, data, tenant=None, actor="bench")
+                verdict = rt.verification.verify(data, tenant=None, actor="bench")
                 from gateway.media import decode_media
 
                 query = fingerprint_frames(decode_media(data).frames)
@@ -256,7 +255,7 @@ def false_attributions(rt: Runtime, big: Registry, n: int, n_full: int, rng) -> 
         if match is not None:
             attributed.append(dict(kind=kind, layer="fingerprint", registry=match.to_dict()))
         if i < n_full:
-            verdict = verify_bytes(rt, data, tenant=None, actor="bench")
+            verdict = rt.verification.verify(data, tenant=None, actor="bench")
             full["inputs"] += 1
             full["attributed"] += verdict.registry is not None
             full["watermark_detections"] += verdict.watermark.detected
@@ -289,14 +288,15 @@ def verify_720p(rt: Runtime, big: Registry, rng) -> dict:
     timings, cpu, ok = [], [], []
     for _ in range(3):
         start, cpu_start = time.perf_counter(), time.process_time()
-        verdict = verify_bytes(rt, upload, tenant=None, actor="bench")
+        verdict = rt.verification.verify(upload, tenant=None, actor="bench")
         timings.append(time.perf_counter() - start)
         cpu.append(time.process_time() - cpu_start)
         ok.append(verdict.registry is not None and verdict.registry.content_id == content_id_hex(content_id))
     # The parts, once, as the verifier runs them: the selected decode, watermark extraction, fingerprint + lookup.
     from gateway.media import decode_media
-    from gateway.registry import sample_indices
-    from gateway.verification import _selection, watermark_indices
+    from gateway.media.sampling import watermark_indices
+    from gateway.registry.fingerprint import sample_indices
+    from gateway.verification.service import _selection
 
     start = time.perf_counter()
     media = decode_media(upload, select=_selection)

@@ -33,7 +33,7 @@ from bench.verify.__main__ import (
 )
 from bench.watermark import attacks
 from gateway.media import decode_media
-from gateway.registry import (
+from gateway.registry.fingerprint import (
     CLIP_SCORE_LIMIT,
     FEW_FRAMES,
     HASH_AGREEMENT_LIMIT,

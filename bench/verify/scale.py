@@ -1,8 +1,8 @@
 """A registry of a million records, built by bulk insert: random frame fingerprints (8 per record, every hash of
 every frame drawn independently: the worst case for the index's bucket sizes) next to the real records the bench
 registered through `Registry.record`. Each frame is written in the registry's extended form (pHash64, dHash64,
-wHash64, pHash256; `gateway.registry.FRAME_FINGERPRINT_ALG`), and index rows are computed exactly as
-`gateway.registry.band_keys` files the pHash (checked below)."""
+wHash64, pHash256; `gateway.registry.fingerprint.FRAME_FINGERPRINT_ALG`), and index rows are computed exactly as
+`gateway.registry.index.band_keys` files the pHash (checked below)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import time
 
 import numpy as np
 
-from gateway.registry import BAND_BITS, BANDS, band_keys, content_id_hex, parse_frames
+from gateway.core.ids import content_id_hex
+from gateway.registry.fingerprint import parse_frames
+from gateway.registry.index import BAND_BITS, BANDS, band_keys
 
 FRAMES_PER_RECORD = 8
 _CHUNK = 50_000

@@ -1,9 +1,8 @@
-"""The FastAPI application: routes, error mapping, upload limits, and the worker's lifecycle."""
+"""The FastAPI application: routes, error mapping and upload limits; the gateway's parts start and stop with it."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -12,10 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import GatewayError, PayloadTooLarge
-from ..jobs import JobService, Worker
-from ..runtime import Runtime
-from ..settings import Settings
+from ..core.errors import GatewayError, PayloadTooLarge
+from ..core.settings import Settings
+from .deps import running_gateway
 from .routes import audit, moderations, policies, provenance, reviews, soft_binding, system, videos, works
 
 log = logging.getLogger("hallmark.api")
@@ -36,25 +34,9 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        runtime = Runtime(settings)
-        _ = runtime.signing  # first start: make the development CA now, not on the first request
-        _ = runtime.policies  # load (and audit any change of) the policy packs before serving
-        key = runtime.ensure_dev_key()
-        if key:
-            announce(f"Development API key for tenant 'dev' (shown once; also in {settings.data_dir}/dev-api-key.txt):"
-                     f"\n    {key}")
-        jobs = JobService(runtime)
-        worker = Worker(jobs, settings.workers)
-        app.state.runtime = runtime
-        app.state.jobs = jobs
-        if start_worker:
-            worker.start()
-            threading.Thread(target=_warm, args=(runtime,), name="hallmark-warm", daemon=True).start()
-        try:
+        with running_gateway(settings, start_worker=start_worker, announce=announce) as runtime:
+            app.state.runtime = runtime
             yield
-        finally:
-            worker.stop()
-            runtime.close()
 
     app = FastAPI(title="Hallmark", version=__version__, lifespan=lifespan,
                   description="Moderated, watermarked and C2PA-signed video generation; provenance checks.")
@@ -100,12 +82,3 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
                               code="internal_error")
 
     return app
-
-
-def _warm(runtime: Runtime) -> None:
-    """Load the models in the background so the first request does not pay for it."""
-    try:
-        _ = runtime.classifier
-        _ = runtime.generator
-    except Exception:  # surfaced again, with its reason, on the first request that needs the model
-        log.exception("warming the models failed")

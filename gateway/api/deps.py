@@ -1,26 +1,95 @@
-"""Injected dependencies: the runtime, the job service and the authenticated principal."""
+"""Injected dependencies: the services a route calls, the settings it parses with, and the authenticated principal.
+The only API module that knows the composition root."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from fastapi import Depends, Request
 
-from ..auth import Principal
-from ..errors import Forbidden
-from ..jobs import JobService
-from ..runtime import Runtime
+from ..audit.queries import AuditQueries
+from ..bootstrap import Runtime
+from ..core.auth import Principal
+from ..core.errors import Forbidden
+from ..core.settings import Settings
+from ..generation.service import GenerationService
+from ..moderation import ModerationService, PolicyService
+from ..registry import WorkRegistry
+from ..verification import VerificationService
+
+log = logging.getLogger("hallmark.api")
 
 
-def get_runtime(request: Request) -> Runtime:
+@contextmanager
+def running_gateway(settings: Settings, *, start_worker: bool, announce: Callable[[str], None]) -> Iterator[Runtime]:
+    """The gateway's parts for the life of the app: the development CA, key and policy packs made or checked before
+    serving, the in-process worker and a thread that loads the models in the background."""
+    runtime = Runtime(settings)
+    _ = runtime.signing  # first start: make the development CA now, not on the first request
+    # Build the services before serving, so concurrent first requests share one of each; this also loads (and
+    # audits any change of) the policy packs.
+    _ = (runtime.generation, runtime.verification, runtime.audit_queries)
+    key = runtime.ensure_dev_key()
+    if key:
+        announce(f"Development API key for tenant 'dev' (shown once; also in {settings.data_dir}/dev-api-key.txt):"
+                 f"\n    {key}")
+    worker = runtime.worker()
+    if start_worker:
+        worker.start()
+        threading.Thread(target=_warm, args=(runtime,), name="hallmark-warm", daemon=True).start()
+    try:
+        yield runtime
+    finally:
+        worker.stop()
+        runtime.close()
+
+
+def _warm(runtime: Runtime) -> None:
+    """Load the models in the background so the first request does not pay for it."""
+    try:
+        _ = runtime.classifier
+        _ = runtime.generator
+    except Exception:  # surfaced again, with its reason, on the first request that needs the model
+        log.exception("warming the models failed")
+
+
+def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_jobs(request: Request) -> JobService:
-    return request.app.state.jobs
+def get_settings(request: Request) -> Settings:
+    return _runtime(request).settings
+
+
+def get_generation(request: Request) -> GenerationService:
+    return _runtime(request).generation
+
+
+def get_moderation(request: Request) -> ModerationService:
+    return _runtime(request).moderation
+
+
+def get_verification(request: Request) -> VerificationService:
+    return _runtime(request).verification
+
+
+def get_policies(request: Request) -> PolicyService:
+    return _runtime(request).policies
+
+
+def get_works(request: Request) -> WorkRegistry:
+    return _runtime(request).works
+
+
+def get_audit(request: Request) -> AuditQueries:
+    return _runtime(request).audit_queries
 
 
 def get_principal(request: Request) -> Principal:
-    runtime: Runtime = request.app.state.runtime
-    return runtime.keys.authenticate(request.headers.get("authorization"))
+    return _runtime(request).keys.authenticate(request.headers.get("authorization"))
 
 
 def require_admin(request: Request, principal: Principal = Depends(get_principal)) -> Principal:
@@ -29,3 +98,14 @@ def require_admin(request: Request, principal: Principal = Depends(get_principal
         raise Forbidden(f"{request.method} {request.url.path} needs an API key with the 'admin' role "
                         "(HALLMARK_API_KEYS entries 'key:tenant:admin').")
     return principal
+
+
+def check_health(request: Request) -> None:
+    """Raises when the database cannot be reached."""
+    with _runtime(request).db.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+
+
+def model_card(request: Request):
+    """The video model this gateway serves (loaded on first use)."""
+    return _runtime(request).generator

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 
-from ..errors import InvalidRequest, PayloadTooLarge
+from ..core.errors import InvalidRequest, PayloadTooLarge
 
 
 async def read_form(request: Request, *, max_bytes: int) -> FormData:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from ..db import VideoJob
+from ..store.db import VideoJob
 
 
 def unix(moment: datetime | None) -> int | None:
@@ -71,7 +71,7 @@ class ProvenanceCheck(BaseModel):
     object: Literal["content_provenance_check"] = "content_provenance_check"
     created_at: int
     generated_by_this_gateway: bool
-    verdict: dict  # gateway.assessment.Assessment: origin, content_id, video_id, confidence, altered, evidence
+    verdict: dict  # gateway.verification.assessment.Assessment: origin, content_id, video_id, confidence, altered, evidence
     results: list[dict]
 
 

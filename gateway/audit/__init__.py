@@ -6,7 +6,7 @@
 """
 
 from .checkpoint import Checkpoint, CheckpointError, CheckpointSigner, VerifierKey
-from .log import AuditError, AuditEvent, AuditLog, AuditReport, ChainReport, canonical_entry, parse_time
+from .log import AuditError, AuditEvent, AuditLog, AuditReport, canonical_entry, parse_time
 
-__all__ = ["AuditError", "AuditEvent", "AuditLog", "AuditReport", "ChainReport", "Checkpoint", "CheckpointError",
+__all__ = ["AuditError", "AuditEvent", "AuditLog", "AuditReport", "Checkpoint", "CheckpointError",
            "CheckpointSigner", "VerifierKey", "canonical_entry", "parse_time"]

@@ -17,10 +17,11 @@ from typing import Any, Callable
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..db import AuditCheckpointRow, AuditNodeRow, AuditRow, Database, utcnow
+from ..store.db import AuditCheckpointRow, AuditNodeRow, AuditRow, Database, utcnow
 from . import merkle
 from .checkpoint import Checkpoint, CheckpointError, CheckpointSigner, VerifierKey
-from .prompts import PromptVault, prompt_sha256
+from ..core.ids import prompt_sha256
+from .prompts import PromptVault
 
 NODE_SHIFT = 48
 LEAF_LIMIT = 1 << NODE_SHIFT
@@ -80,9 +81,6 @@ class AuditReport:
     checkpoints: int
     pruned_before: int
     problems: list[str] = field(default_factory=list)
-
-
-ChainReport = AuditReport  # the name the hash-chained log used
 
 
 class AuditLog:
@@ -216,8 +214,23 @@ class AuditLog:
             return self._compute(conn, lambda node: merkle.consistency_path(first, second, node))
 
     # -- checkpoints -------------------------------------------------------------------------------------------
+    def signed_head(self) -> Checkpoint:
+        """The signed checkpoint for the current tree size, without storing anything: the stored one when this size
+        has one, else signed now in memory (Ed25519 is deterministic, so a later ``checkpoint()`` of the same size
+        stores the very same note). What the API's reads serve: a read never writes."""
+        if self.signer is None:
+            raise AuditError("this audit log has no checkpoint key")
+        with self._db.engine.connect() as conn:
+            size = self._size(conn)
+            note = conn.execute(select(_CHECKPOINTS.c.note).where(_CHECKPOINTS.c.tree_size == size)).scalar()
+            if note is not None:
+                return self.signer.verifier.open(note)
+            root = self._compute(conn, lambda node: merkle.tree_root(size, node))
+        return self.signer.sign(size, root)
+
     def checkpoint(self) -> Checkpoint:
-        """The signed checkpoint for the current tree size, signing (and storing) it if it is new."""
+        """The signed checkpoint for the current tree size, signing and storing it if it is new (every
+        ``checkpoint_every`` appends, ``hallmark audit checkpoint``, and before a prune)."""
         if self.signer is None:
             raise AuditError("this audit log has no checkpoint key")
         for _ in range(20):
@@ -362,10 +375,6 @@ class AuditLog:
         if expect is not None and len(hashes) != expect:
             problems.append(f"stored tree level {level} has {len(hashes)} nodes; the leaves make {expect}")
         return hashes
-
-    def verify_chain(self) -> AuditReport:
-        """The hash-chained log's name for ``verify``."""
-        return self.verify()
 
     def _verify_entries(self, leaves: list[bytes], problems: list[str]) -> tuple[int, int]:
         count, pruned_before, first, expected = 0, 0, None, None

@@ -22,17 +22,14 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-MODES = ("hash", "encrypted")
+from ..core.ids import prompt_sha256
+
 ALGORITHM = "AES-256-GCM"
 _AAD_PREFIX = b"hallmark-audit-prompt\n"
 
 
 class PromptKeyError(ValueError):
     """The key file is missing, malformed, or lacks the key a sealed prompt names."""
-
-
-def prompt_sha256(prompt: str) -> str:
-    return hashlib.sha256(prompt.encode()).hexdigest()
 
 
 class PromptVault:

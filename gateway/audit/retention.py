@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
-from ..db import AuditRow, utcnow
+from ..store.db import AuditRow, utcnow
 from .log import PRUNED_EVENT, AuditEvent, AuditLog, format_time
 
 MIN_RETENTION_DAYS = 183  # GB 45438: logs kept at least six months

@@ -9,10 +9,11 @@ from .keys import (
     load_signing_material,
 )
 from .manifest import GenerationClaim, ReferenceIngredient, build_manifest, content_id_binding_value
-from .read import ProvenanceReport, ProvenanceState, read_provenance, strip_manifest
+from .read import ProvenanceReport, ProvenanceState, active_manifest_label, read_provenance, strip_manifest
 from .sign import SIGNABLE_MIME_TYPES, SignedAsset, SigningError, sign_asset, sign_asset_with_store
 
 __all__ = [
+    "active_manifest_label",
     "ProvenanceKeyError",
     "SigningMaterial",
     "describe_material",

@@ -12,13 +12,14 @@ from typing import Any, Literal
 import c2pa
 from cryptography import x509
 
-from ..media import top_level_boxes
+from ..media.bmff import Box, whole_boxes
 from ._context import c2pa_context
 from .manifest import GENERATION_ASSERTION_LABEL, SOFT_BINDING_LABEL
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "active_manifest_label",
     "ProvenanceState",
     "ProvenanceReport",
     "read_provenance",
@@ -75,21 +76,14 @@ class ProvenanceReport:
         return dataclasses.asdict(self)
 
 
-def _has_c2pa_box(data: bytes) -> bool:
-    return any(
-        box_type == "uuid" and _box_user_type(data, offset) == C2PA_BOX_UUID
-        for box_type, offset, _ in top_level_boxes(data)
-    )
-
-
-def _box_user_type(data: bytes, offset: int) -> bytes:
-    header = 16 if int.from_bytes(data[offset : offset + 4], "big") == 1 else 8
-    return bytes(data[offset + header : offset + header + 16])
+def _c2pa_boxes(data: bytes) -> list[Box]:
+    """The whole top-level ``uuid`` boxes of a BMFF file that hold a C2PA manifest."""
+    return [box for box in whole_boxes(data) if box.user_type(data) == C2PA_BOX_UUID]
 
 
 def _looks_like_it_has_a_manifest(data: bytes) -> bool:
     # BMFF: a C2PA uuid box; JPEG/PNG/others: a JUMBF superbox labelled "c2pa".
-    return _has_c2pa_box(data) or (b"jumb" in data and b"c2pa" in data)
+    return bool(_c2pa_boxes(data)) or (b"jumb" in data and b"c2pa" in data)
 
 
 def _base_label(label: str) -> str:
@@ -240,9 +234,34 @@ def strip_manifest(data: bytes) -> bytes:
     if len(data) < 8 or bytes(data[4:8]) != b"ftyp":
         raise ValueError("strip_manifest works on ISO-BMFF (MP4/MOV) files that start with an ftyp box")
     out = bytearray(data)
-    for box_type, offset, size in list(top_level_boxes(data)):
-        if box_type == "uuid" and _box_user_type(data, offset) == C2PA_BOX_UUID:
-            header = 16 if int.from_bytes(data[offset : offset + 4], "big") == 1 else 8
-            out[offset + 4 : offset + 8] = b"free"
-            out[offset + header : offset + size] = bytes(size - header)
+    for box in _c2pa_boxes(data):
+        out[box.offset + 4 : box.offset + 8] = b"free"
+        out[box.offset + box.header_size : box.end] = bytes(box.size - box.header_size)
     return bytes(out)
+
+
+def _jumbf_label(description: bytes) -> str | None:
+    """The label of a JUMBF description box's payload: a 16-byte type, a toggles byte (0x02: a label follows),
+    then the label, NUL-terminated."""
+    if len(description) < 17 or not description[16] & 0x02:
+        return None
+    end = description.find(b"\x00", 17)
+    return description[17:end if end >= 0 else None].decode("utf-8", "replace")
+
+
+def active_manifest_label(store: bytes) -> str | None:
+    """The id of the active manifest of a manifest store (``application/c2pa``), read from its JUMBF boxes without
+    validating anything: the label of the store's last manifest box, which C2PA makes the active one."""
+    for outer in whole_boxes(store):
+        if outer.type != "jumb":
+            continue
+        label = None
+        for child in whole_boxes(store[outer.offset + outer.header_size:outer.end]):
+            start = outer.offset + outer.header_size + child.offset + child.header_size
+            payload = store[start:start - child.header_size + child.size]
+            if child.type == "jumb":
+                inner = next(iter(whole_boxes(payload)), None)
+                if inner is not None and inner.type == "jumd":
+                    label = _jumbf_label(payload[inner.header_size:inner.size]) or label
+        return label
+    return None

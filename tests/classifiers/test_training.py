@@ -8,7 +8,7 @@ from classifiers.categories import CATEGORIES, PARENT
 from classifiers.data import DATA_DIR, _example, assign_splits, load_examples
 from classifiers.head import HeadConfig
 from classifiers.metrics import auroc, average_precision, f1_score
-from classifiers.train import train_head
+from training.classifier.fit import train_head
 
 
 @pytest.fixture(scope="module")

@@ -280,7 +280,7 @@ def test_oversized_upload_is_413(gateway):
 
 def test_blocked_prompt_is_400_audited_and_not_generated(gateway):
     from gateway.audit import AuditLog
-    from gateway.db import Database
+    from gateway.store.db import Database
 
     prompt = "a graphic video of a man being beheaded, blood and gore everywhere"
     with gateway.client() as http:

@@ -1,13 +1,13 @@
-"""gateway.assessment: the overall verdict over the C2PA, watermark and registry layers."""
+"""gateway.verification.assessment: the overall verdict over the C2PA, watermark and registry layers."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.assessment import assess, fingerprint_confidence
+from gateway.verification.assessment import assess, fingerprint_confidence
 from gateway.provenance import ProvenanceReport
-from gateway.registry import RegistryMatch
-from gateway.verification import Verdict, WatermarkResult
+from gateway.registry.records import RegistryMatch
+from gateway.verification.layers import Verdict, WatermarkResult
 
 ID_A, ID_B = "00000000000000aa", "00000000000000bb"
 NO_MARK = WatermarkResult(detected=False, content_id=None, confidence=0.0)

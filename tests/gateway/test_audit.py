@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from gateway.audit import AuditEvent, AuditLog, CheckpointSigner
-from gateway.db import Database
+from gateway.store.db import Database
 
 
 def make_log(path, *, entries: int = 5, checkpoint_every: int = 0):
@@ -44,7 +44,6 @@ def test_intact_log_verifies(log):
     report = audit.verify()
     assert report.ok, report.problems
     assert (report.entries, report.tree_size, report.checkpoints) == (5, 5, 1)
-    assert audit.verify_chain().ok  # the old name still works
 
 
 def test_changed_entry_detected(log):
@@ -146,7 +145,7 @@ def test_retention_prunes_a_prefix_and_the_tree_still_verifies(tmp_path):
     from datetime import timedelta
 
     from gateway.audit.retention import prune
-    from gateway.db import utcnow
+    from gateway.store.db import utcnow
 
     audit, db = make_log(tmp_path, entries=6)
     before = audit.root()
@@ -176,7 +175,7 @@ CRASH_SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
     from gateway.audit import AuditEvent, AuditLog, CheckpointSigner
-    from gateway.db import Database
+    from gateway.store.db import Database
     path = Path(sys.argv[1])
     db = Database(f"sqlite:///{path / 'a.db'}")
     log = AuditLog(db, signer=CheckpointSigner.load_or_create(path / "audit.key", "test.example/log"),
@@ -213,7 +212,7 @@ def test_partial_prune_then_export_verifies_offline(tmp_path):
 
     from gateway.audit.export import export_lines, verify_export
     from gateway.audit.retention import prune
-    from gateway.db import utcnow
+    from gateway.store.db import utcnow
 
     audit, db = make_log(tmp_path, entries=4)
     old = (utcnow() - timedelta(days=400)).replace(tzinfo=None)
@@ -236,7 +235,7 @@ WRITER_SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
     from gateway.audit import AuditEvent, AuditLog, CheckpointSigner
-    from gateway.db import Database
+    from gateway.store.db import Database
     path = Path(sys.argv[1])
     db = Database(f"sqlite:///{path / 'a.db'}")
     log = AuditLog(db, signer=CheckpointSigner.load_or_create(path / "audit.key", "test.example/log"),

@@ -19,7 +19,7 @@ KEYS = "ka:tenant-a,kb:tenant-b,kaud:compliance:auditor"
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     from gateway.api import create_app
-    from gateway.settings import Settings
+    from gateway.core.settings import Settings
 
     data_dir = tmp_path_factory.mktemp("audit-api")
     settings = Settings(data_dir=data_dir, api_keys=KEYS, audit_checkpoint_every=0)

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from gateway.audit import AuditEvent, AuditLog
 from gateway.audit.prompts import PromptKeyError, PromptVault
-from gateway.db import Database
+from gateway.store.db import Database
 
 PROMPT = "a paper boat drifting down a rainy street"
 
@@ -49,7 +49,7 @@ def test_encrypted_mode_seals_rotates_and_opens(tmp_path):
 
 
 def test_settings_select_the_mode(tmp_path):
-    from gateway.settings import Settings
+    from gateway.core.settings import Settings
 
     settings = Settings(data_dir=tmp_path, audit_prompts="encrypted")
     settings.ensure_dirs()
@@ -64,8 +64,8 @@ def test_rotate_prompt_key_cli_is_audited(tmp_path):
     import subprocess
     import sys
 
-    from gateway.runtime import Runtime
-    from gateway.settings import Settings
+    from gateway.bootstrap import Runtime
+    from gateway.core.settings import Settings
 
     for expected in ("k1", "k2"):
         run = subprocess.run([sys.executable, "-m", "gateway", "audit", "rotate-prompt-key", "--data-dir",

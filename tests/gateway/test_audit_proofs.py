@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from gateway.audit import AuditEvent, AuditLog, CheckpointError, CheckpointSigner, VerifierKey, merkle
-from gateway.db import Database
+from gateway.store.db import Database
 
 
 # -- RFC 6962 §2.1, transcribed directly (recursive definitions over the list of entries) -------------------------

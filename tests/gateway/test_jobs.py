@@ -10,12 +10,12 @@ import time
 
 import httpx
 
-from gateway.auth import Principal
-from gateway.db import VideoJob
-from gateway.jobs import JobService, NewVideo
-from gateway.pipeline import Moderation
-from gateway.runtime import Runtime
-from gateway.settings import Settings
+from gateway.core.auth import Principal
+from gateway.store.db import VideoJob
+from gateway.generation.service import NewVideo
+from gateway.moderation import Moderation
+from gateway.bootstrap import Runtime
+from gateway.core.settings import Settings
 
 KEY = "hm-restart-test"
 
@@ -27,7 +27,7 @@ def _moderation() -> Moderation:
 
 def test_recover_requeues_or_fails(tmp_path):
     rt = Runtime(Settings(data_dir=tmp_path, max_attempts=2))
-    jobs = JobService(rt)
+    jobs = rt.generation
     principal = Principal(tenant="t", role="user", key_id="x")
     request = NewVideo(prompt="a red circle", model="m", seconds=1, size=(128, 128), seed=1)
     first = jobs.create(principal, request, _moderation())
@@ -37,7 +37,7 @@ def test_recover_requeues_or_fails(tmp_path):
         session.get(VideoJob, first.id).attempts = 1
         session.get(VideoJob, second.id).status = "in_progress"
         session.get(VideoJob, second.id).attempts = 2
-    jobs.recover()
+    rt.runner.recover()
     assert jobs.get(principal, first.id).status == "queued"
     failed = jobs.get(principal, second.id)
     assert failed.status == "failed" and failed.error_code == "interrupted"

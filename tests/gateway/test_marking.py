@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import watermark
-from gateway.marking import STRENGTH_STEPS, mark_and_encode, reads_back
+from gateway.generation.marking import STRENGTH_STEPS, mark_and_encode, reads_back
 from gateway.media import encode_mp4
 from generator import GenerationRequest, load_builtin
 

@@ -56,7 +56,7 @@ def _active(report) -> dict:
 
 def _decision_for(gateway, video_id: str, tenant: str = "tenant-a") -> dict:
     from gateway.audit import AuditLog
-    from gateway.db import Database
+    from gateway.store.db import Database
 
     db = Database(gateway.settings.resolved_database_url)
     try:
@@ -275,20 +275,18 @@ def test_bad_reference_images_are_clear_4xx(gateway, case, completed_video):
 
 
 def test_the_strict_pack_blocks_a_face_reference_that_the_prompt_alone_would_pass(tmp_path):
-    from gateway.errors import ModerationBlocked
-    from gateway.pipeline import moderate
-    from gateway.reference_images import inspect_reference
-    from gateway.runtime import Runtime
-    from gateway.settings import Settings
+    from gateway.core.errors import ModerationBlocked
+    from gateway.bootstrap import Runtime
+    from gateway.core.settings import Settings
 
     rt = Runtime(Settings(data_dir=tmp_path, api_keys="hm-k:tenant-s", tenant_policies="tenant-s:strict"))
     try:
         prompt = "a sunny beach at noon, gentle waves"
-        assert moderate(rt, prompt=prompt, tenant="tenant-s", actor="test").action == "allow"
-        photo = inspect_reference(rt, (DATA / "astronaut.jpg").read_bytes())
+        assert rt.moderation.moderate(prompt=prompt, tenant="tenant-s", actor="test").action == "allow"
+        photo = rt.moderation.inspect_reference((DATA / "astronaut.jpg").read_bytes())
         assert photo.faces.count == 1 and photo.original is None
         with pytest.raises(ModerationBlocked) as blocked:  # strict: real_person ≥ 0.8 → block
-            moderate(rt, prompt=prompt, tenant="tenant-s", actor="test", reference=photo, hold_review=True)
+            rt.moderation.moderate(prompt=prompt, tenant="tenant-s", actor="test", reference=photo, hold_review=True)
         assert "real_person" in blocked.value.extra["categories"] and blocked.value.extra["action"] == "block"
     finally:
         rt.close()

@@ -7,20 +7,20 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from gateway.db import Database, RegistryFingerprintBand
-from gateway.registry import (
+from gateway.store.db import Database, RegistryFingerprintBand
+from gateway.core.ids import content_id_hex
+from gateway.registry.fingerprint import MATCH_MAX_DISTANCE
+from gateway.registry.index import (
     BANDS,
     DEEP_FRAMES,
     EXACT_RADIUS,
     IMAGE_PROBE_FLIPS,
     INDEX_RADIUS,
-    MATCH_MAX_DISTANCE,
-    Registry,
     band_keys,
-    content_id_hex,
     probe_keys,
     query_keys,
 )
+from gateway.registry.records import Registry
 
 
 def _hex(value: int) -> str:
@@ -133,7 +133,7 @@ def test_a_registry_written_before_the_index_is_indexed_on_first_lookup(registry
     _record(registry, 42, [0x00FF00FF00FF00FF] * 3)
     with registry._db.session.begin() as session:
         session.execute(RegistryFingerprintBand.__table__.delete())
-    import gateway.registry as module
+    import gateway.registry.records as module
 
     module._INDEX_CHECKED.discard(registry._db.engine)
     match = registry.by_fingerprint([_hex(0x00FF00FF00FF00FE)])
@@ -141,7 +141,8 @@ def test_a_registry_written_before_the_index_is_indexed_on_first_lookup(registry
 
 
 def test_an_image_is_found_within_its_match_limit_and_not_beyond(populated):
-    from gateway.registry import FEW_FRAMES_MAX_DISTANCE, IMAGE_RADIUS
+    from gateway.registry.fingerprint import FEW_FRAMES_MAX_DISTANCE
+    from gateway.registry.index import IMAGE_RADIUS
 
     assert IMAGE_RADIUS >= FEW_FRAMES_MAX_DISTANCE
     registry, clips = populated

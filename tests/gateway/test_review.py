@@ -7,7 +7,7 @@ import sys
 import time
 
 from gateway.audit import AuditLog
-from gateway.db import Database
+from gateway.store.db import Database
 
 PROMPT = "Taylor Swift dancing on stage"  # real_person → review in the default pack
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gateway.settings import Settings, parse_api_keys
+from gateway.core.settings import Settings, parse_api_keys
 
 
 def test_parse_pairs_and_roles():

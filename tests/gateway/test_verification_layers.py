@@ -11,18 +11,18 @@ from PIL import Image
 
 import watermark
 from bench.watermark import attacks, content
-from gateway.db import Database
+from gateway.store.db import Database
 from gateway.media import decode_media, encode_mp4
-from gateway.registry import (
+from gateway.core.ids import content_id_hex
+from gateway.registry.fingerprint import (
     CLIP_SCORE_LIMIT,
     IMAGE_SCORE_LIMIT,
-    Registry,
-    content_id_hex,
     fingerprint_frames,
     parse_frames,
     sample_indices,
     score_frames,
 )
+from gateway.registry.records import Registry
 
 
 def _record(registry: Registry, content_id: int, hashes: list[str]) -> None:
@@ -158,14 +158,14 @@ def test_selected_decoding_gives_the_wanted_frames():
 
 
 def _runtime(tmp_path, **settings):
-    from gateway.runtime import Runtime
-    from gateway.settings import Settings
+    from gateway.bootstrap import Runtime
+    from gateway.core.settings import Settings
 
     return Runtime(Settings(data_dir=tmp_path / "data", **settings))
 
 
 def test_a_long_video_is_identified_from_the_selected_frames(tmp_path):
-    from gateway.verification import WATERMARK_PIXEL_BUDGET, verify_bytes, watermark_indices
+    from gateway.media.sampling import WATERMARK_PIXEL_BUDGET, watermark_indices
 
     clip = content.camera_clip(120, 360, 640, seed=21, move="pan")
     content_id = 0x5EED5EED5EED5EED
@@ -175,13 +175,13 @@ def test_a_long_video_is_identified_from_the_selected_frames(tmp_path):
     rt = _runtime(tmp_path)
     try:
         _record(Registry(rt.db), content_id, fingerprint_frames(marked))
-        verdict = verify_bytes(rt, data, tenant=None, actor="test")
+        verdict = rt.verification.verify(data, tenant=None, actor="test")
         assert verdict.watermark.content_id == content_id_hex(content_id)
         assert verdict.registry is not None and verdict.registry.content_id == content_id_hex(content_id)
         # and by fingerprint alone: the frames it samples are the ones registered (or a neighbour)
         other = Registry(rt.db)
         from gateway.media import decode_media as decode
-        from gateway.verification import _selection
+        from gateway.verification.service import _selection
 
         media = decode(data, select=_selection)
         picks = np.searchsorted(media.indices, sample_indices(120))
@@ -193,24 +193,23 @@ def test_a_long_video_is_identified_from_the_selected_frames(tmp_path):
 
 @pytest.mark.parametrize("keep", [False, True])
 def test_check_uploads_are_kept_only_when_configured(tmp_path, keep):
-    from gateway.verification import checks_dir, verify_bytes
 
     buf = io.BytesIO()
     Image.fromarray(content.natural_clip(1, 96, 128, seed=2)[0]).save(buf, format="PNG")
     data = buf.getvalue()
     rt = _runtime(tmp_path, keep_check_uploads=keep)
     try:
-        verdict = verify_bytes(rt, data, tenant="tenant-a", actor="test")
+        verdict = rt.verification.verify(data, tenant="tenant-a", actor="test")
         assert verdict.check_id.startswith("cpc_")
         (row,) = rt.audit.entries(event="provenance.check")
         assert verdict.check_id in row.entry and ("kept_as" in row.entry) == keep
         if keep:
-            stored = checks_dir(rt) / f"{verdict.check_id}.png"
+            stored = rt.verification.checks_dir / f"{verdict.check_id}.png"
             assert verdict.kept_as == f"checks/{verdict.check_id}.png"
             assert stored.read_bytes() == data
             assert (stored.stat().st_mode & 0o777) == 0o600
         else:
             assert verdict.kept_as is None
-            assert not checks_dir(rt).exists()
+            assert not rt.verification.checks_dir.exists()
     finally:
         rt.close()

@@ -10,7 +10,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from classifiers.works import WorkMatcher, RegisteredWork, fingerprint_frames
+from gateway.registry.fingerprint import phash_frames as fingerprint_frames
+from gateway.registry.works import RegisteredWork, WorkMatcher
 
 
 def _png(frame: np.ndarray) -> bytes:

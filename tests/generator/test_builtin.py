@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from generator import BUILTIN_NAME, Frames, GenerationRequest, GeneratorError, VideoGenerator, load_builtin
-from generator.analysis import analyse_clip
+from training.generator.analysis import analyse_clip
 
 FAST = {"steps": 6}
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from generator.analysis import analyse_clip
 from generator.data import (
     COLOURS,
     EVAL_PHRASINGS,
@@ -22,6 +21,7 @@ from generator.models import DiTConfig, VideoDiT
 from generator.models.dit import sincos_3d
 from generator.pipelines import upsample_clip
 from generator.schedulers import FlowMatchEulerScheduler, apply_guidance
+from training.generator.analysis import analyse_clip
 
 TINY = DiTConfig(frames=8, size=16, dim=48, depth=2, heads=2, refine_channels=4)
 
@@ -105,7 +105,7 @@ def test_held_out_captions_are_many_and_never_trained():
 
 
 def test_boundary_weight_marks_the_outline():
-    from generator.train import boundary
+    from training.generator.train import boundary
 
     mask = torch.zeros(1, 1, 1, 9, 9)
     mask[..., 2:7, 2:7] = 1.0  # a 5×5 square
@@ -151,7 +151,7 @@ def test_text_encoder_loads_offline_from_any_folder(tmp_path, monkeypatch):
 
 
 def test_training_runs_and_resumes(tmp_path):
-    from generator.train import main
+    from training.generator.train import main
 
     out = tmp_path / "run"
     args = ["--out", str(out), "--batch", "2", "--dim", "48", "--depth", "1", "--heads", "2", "--refine", "0"]

@@ -13,24 +13,18 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from ...audit import AuditError, parse_time
-from ...auth import Principal
-from ...db import AuditRow
-from ...errors import InvalidRequest, NotFound
-from ...runtime import Runtime
-from ..deps import get_principal, get_runtime
+from ...audit import parse_time
+from ...audit.queries import AuditQueries
+from ...core.auth import Principal
+from ...core.errors import InvalidRequest
+from ...store.db import AuditRow
+from ..deps import get_audit, get_principal
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-
-ALL_TENANT_ROLES = ("auditor", "admin")
 
 
 def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
-
-
-def _sees_all(principal: Principal) -> bool:
-    return principal.role in ALL_TENANT_ROLES
 
 
 def _time(raw: str | None, param: str) -> datetime | None:
@@ -49,61 +43,43 @@ def entry_body(row: AuditRow) -> dict:
 
 
 @router.get("/checkpoint")
-def checkpoint(principal: Principal = Depends(get_principal), rt: Runtime = Depends(get_runtime)) -> dict:
-    cp = rt.audit.checkpoint()
+def checkpoint(principal: Principal = Depends(get_principal), audit: AuditQueries = Depends(get_audit)) -> dict:
+    cp, public_key = audit.head()
     return {"object": "audit.checkpoint", "origin": cp.origin, "tree_size": cp.tree_size,
-            "root_hash": _b64(cp.root_hash), "note": cp.note, "public_key": str(rt.audit.signer.verifier)}
+            "root_hash": _b64(cp.root_hash), "note": cp.note, "public_key": public_key}
 
 
 @router.get("/entries")
-def list_entries(principal: Principal = Depends(get_principal), rt: Runtime = Depends(get_runtime),
+def list_entries(principal: Principal = Depends(get_principal), audit: AuditQueries = Depends(get_audit),
                  from_: str | None = Query(None, alias="from"), to: str | None = Query(None),
                  type_: str | None = Query(None, alias="type"), tenant: str | None = Query(None),
                  after: int | None = Query(None, ge=-1), limit: int = Query(100, ge=1, le=1000),
                  order: Literal["asc", "desc"] = Query("asc")) -> dict:
-    since, until = _time(from_, "from"), _time(to, "to")
-    if not _sees_all(principal):
-        if tenant and tenant != principal.tenant:
-            raise InvalidRequest("Only auditor keys may read other tenants' audit entries.", param="tenant")
-        tenant = principal.tenant
-    rows = rt.audit.entries(event=type_, tenant=tenant, since=since, until=until, after=after, limit=limit + 1,
-                            descending=order == "desc")
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return {"object": "list", "data": [entry_body(r) for r in rows], "has_more": has_more,
+    page = audit.entries(principal, event=type_, tenant=tenant, since=_time(from_, "from"), until=_time(to, "to"),
+                         after=after, limit=limit, descending=order == "desc")
+    rows = page.rows
+    return {"object": "list", "data": [entry_body(r) for r in rows], "has_more": page.has_more,
             "first_id": rows[0].index if rows else None, "last_id": rows[-1].index if rows else None}
 
 
 @router.get("/entries/{index}")
-def get_entry(index: int, principal: Principal = Depends(get_principal), rt: Runtime = Depends(get_runtime),
+def get_entry(index: int, principal: Principal = Depends(get_principal), audit: AuditQueries = Depends(get_audit),
               tree_size: int | None = Query(None, ge=1)) -> dict:
-    row = rt.audit.entry(index)
-    if row is None or not (_sees_all(principal) or row.tenant == principal.tenant):
-        raise NotFound(f"No audit entry {index}.", param="index")
-    body = entry_body(row)
-    if tree_size is None:
-        cp = rt.audit.checkpoint()
-        tree_size = cp.tree_size
-        body["checkpoint"] = cp.note
-    try:
-        hashes = rt.audit.inclusion_proof(index, tree_size)
-    except AuditError as exc:
-        raise InvalidRequest(str(exc), param="tree_size")
-    body["inclusion_proof"] = {"leaf_index": index, "tree_size": tree_size, "hashes": [_b64(h) for h in hashes]}
+    proven = audit.entry(principal, index, tree_size=tree_size)
+    body = entry_body(proven.row)
+    if proven.checkpoint is not None:
+        body["checkpoint"] = proven.checkpoint.note
+    body["inclusion_proof"] = {"leaf_index": index, "tree_size": proven.tree_size,
+                               "hashes": [_b64(h) for h in proven.proof]}
     return body
 
 
 @router.get("/consistency")
 def consistency(first: int = Query(..., ge=1), second: int | None = Query(None, ge=1),
-                principal: Principal = Depends(get_principal), rt: Runtime = Depends(get_runtime)) -> dict:
+                principal: Principal = Depends(get_principal), audit: AuditQueries = Depends(get_audit)) -> dict:
+    proof = audit.consistency(first, second)
     body: dict = {"object": "audit.consistency_proof", "first": first}
-    if second is None:
-        cp = rt.audit.checkpoint()
-        second = cp.tree_size
-        body["checkpoint"] = cp.note
-    try:
-        hashes = rt.audit.consistency_proof(first, second)
-    except AuditError as exc:
-        raise InvalidRequest(str(exc), param="first")
-    body.update(second=second, hashes=[_b64(h) for h in hashes])
+    if proof.checkpoint is not None:
+        body["checkpoint"] = proof.checkpoint.note
+    body.update(second=proof.second, hashes=[_b64(h) for h in proof.proof])
     return body

@@ -5,23 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Body, Depends
 from fastapi.concurrency import run_in_threadpool
 
-from ...auth import Principal
-from ...runtime import Runtime
-from ..deps import get_runtime, require_admin
+from ...core.auth import Principal
+from ...moderation import PolicyService
+from ..deps import get_policies, require_admin
 
 router = APIRouter(prefix="/v1/policies", tags=["policy"])
 
 
 @router.get("")
-def list_policies(principal: Principal = Depends(require_admin), rt: Runtime = Depends(get_runtime)) -> dict:
-    service = rt.policies
-    return {"object": "list",
-            "data": [{**p.to_dict(), "pack": service.pack(None if p.scope == "*" else p.scope).to_dict()}
-                     for p in service.active()]}
+def list_policies(principal: Principal = Depends(require_admin),
+                  policies: PolicyService = Depends(get_policies)) -> dict:
+    return {"object": "list", "data": policies.describe()}
 
 
 @router.post("/reload")
 async def reload_policies(scope: str | None = Body(None, embed=True), principal: Principal = Depends(require_admin),
-                          rt: Runtime = Depends(get_runtime)) -> dict:
-    reloaded = await run_in_threadpool(lambda: rt.policies.reload(scope, actor=principal.actor))
+                          policies: PolicyService = Depends(get_policies)) -> dict:
+    reloaded = await run_in_threadpool(lambda: policies.reload(scope, actor=principal.actor))
     return {"object": "list", "data": [p.to_dict() for p in reloaded]}

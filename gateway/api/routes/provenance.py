@@ -7,10 +7,10 @@ import time
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ...auth import Principal
-from ...runtime import Runtime
-from ...verification import verify_bytes
-from ..deps import get_principal, get_runtime
+from ...core.auth import Principal
+from ...core.settings import Settings
+from ...verification import VerificationService
+from ..deps import get_principal, get_settings, get_verification
 from ..forms import file_field, read_form
 from ..schemas import ProvenanceCheck
 
@@ -19,10 +19,12 @@ router = APIRouter(prefix="/v1", tags=["provenance"])
 
 @router.post("/content_provenance_checks", response_model=ProvenanceCheck)
 async def create_check(request: Request, principal: Principal = Depends(get_principal),
-                       rt: Runtime = Depends(get_runtime)) -> ProvenanceCheck:
-    form = await read_form(request, max_bytes=rt.settings.max_upload_bytes)
-    data = await file_field(form, "file", max_bytes=rt.settings.max_upload_bytes, required=True)
-    verdict = await run_in_threadpool(verify_bytes, rt, data, tenant=principal.tenant, actor=principal.actor)
+                       settings: Settings = Depends(get_settings),
+                       verification: VerificationService = Depends(get_verification)) -> ProvenanceCheck:
+    form = await read_form(request, max_bytes=settings.max_upload_bytes)
+    data = await file_field(form, "file", max_bytes=settings.max_upload_bytes, required=True)
+    verdict = await run_in_threadpool(lambda: verification.verify(data, tenant=principal.tenant,
+                                                                  actor=principal.actor))
     return ProvenanceCheck(id=verdict.check_id, created_at=int(time.time()),
                            generated_by_this_gateway=verdict.generated_here,
                            verdict=verdict.assessment.to_dict(), results=verdict.results())

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Body, Depends
 
-from ...auth import Principal
-from ...jobs import JobService
-from ..deps import get_jobs, require_admin
+from ...core.auth import Principal
+from ...generation.service import GenerationService
+from ..deps import get_generation, require_admin
 from ..schemas import Video
 
 router = APIRouter(prefix="/v1/reviews", tags=["review"])
 
 
 @router.get("")
-def list_reviews(principal: Principal = Depends(require_admin), jobs: JobService = Depends(get_jobs)) -> dict:
+def list_reviews(principal: Principal = Depends(require_admin),
+                 generation: GenerationService = Depends(get_generation)) -> dict:
     data = [{**Video.from_job(job).model_dump(), "tenant": job.tenant, "policy": job.policy,
-             "decision_id": job.decision_id} for job in jobs.pending_reviews()]
+             "decision_id": job.decision_id} for job in generation.pending_reviews()]
     return {"object": "list", "data": data}
 
 
 @router.post("/{video_id}/approve", response_model=Video)
 def approve(video_id: str, principal: Principal = Depends(require_admin),
-            jobs: JobService = Depends(get_jobs)) -> Video:
-    return Video.from_job(jobs.decide_review(video_id, approve=True, actor=principal.actor))
+            generation: GenerationService = Depends(get_generation)) -> Video:
+    return Video.from_job(generation.decide_review(video_id, approve=True, actor=principal.actor))
 
 
 @router.post("/{video_id}/reject", response_model=Video)
 def reject(video_id: str, reason: str = Body("", embed=True), principal: Principal = Depends(require_admin),
-           jobs: JobService = Depends(get_jobs)) -> Video:
-    return Video.from_job(jobs.decide_review(video_id, approve=False, actor=principal.actor, reason=reason))
+           generation: GenerationService = Depends(get_generation)) -> Video:
+    return Video.from_job(generation.decide_review(video_id, approve=False, actor=principal.actor, reason=reason))

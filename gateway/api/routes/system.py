@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from ...auth import Principal
-from ...runtime import Runtime
-from ..deps import get_principal, get_runtime
+from ...core.auth import Principal
+from ..deps import check_health, get_principal, model_card
 from ..schemas import Model
 
 router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz")
-def healthz(rt: Runtime = Depends(get_runtime)) -> dict:
-    with rt.db.engine.connect() as connection:
-        connection.exec_driver_sql("SELECT 1")
+def healthz(_healthy: None = Depends(check_health)) -> dict:
     return {"status": "ok"}
 
 
 @router.get("/v1/models")
-def list_models(principal: Principal = Depends(get_principal), rt: Runtime = Depends(get_runtime)) -> dict:
-    generator = rt.generator
+def list_models(principal: Principal = Depends(get_principal), generator=Depends(model_card)) -> dict:
     model = Model(id=generator.name, created=0, owned_by="hallmark", description=generator.description)
     return {"object": "list", "data": [model.model_dump()]}

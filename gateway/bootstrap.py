@@ -1,0 +1,185 @@
+"""The composition root: builds the gateway's long-lived parts and its services from Settings, once, for the API
+(``gateway.api.deps``), the worker and the CLI (``gateway.cli.common``). Nothing else imports this module."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from .audit import AuditEvent, AuditLog
+from .audit.queries import AuditQueries
+from .core.auth import DEV_TENANT, KeyRing
+from .core.lazy import Lazy
+from .core.settings import Settings
+from .generation.pipeline import MarkingOptions, Producer
+from .generation.requests import RequestDefaults
+from .generation.service import GenerationService
+from .generation.worker import JobRunner, Worker
+from .moderation import ModerationService, PolicyService
+from .provenance import ProvenanceKeyError, SigningMaterial, describe_material, ensure_dev_ca, load_signing_material
+from .registry import Registry, WorkRegistry
+from .store.assets import LocalAssetStore
+from .store.db import Database
+from .store.queue import InProcessQueue
+from .verification import VerificationService
+
+SIGNER_EVENT = "keys.signing_certificate"
+
+
+def _load_classifier():
+    from classifiers import PromptClassifier
+
+    return PromptClassifier.load()
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        settings.ensure_dirs()
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+        self.audit = AuditLog.from_settings(self.db, settings)
+        self.assets = LocalAssetStore(settings.media_dir)
+        self.keys = KeyRing(self.db, settings.api_key_grants)
+        self.queue = InProcessQueue()
+        models = threading.RLock()  # the loaders import transformers, which is not safe from two threads at once
+        self._classifier = Lazy(_load_classifier, lock=models)
+        self._generator = Lazy(self._load_generator, lock=models)
+        self._signing = Lazy(self._load_signing)
+        self.registry = Registry(self.db)
+        self.works = WorkRegistry(db=self.db, audit=self.audit)
+
+    # -- signing and trust -------------------------------------------------------------------
+    @property
+    def signing(self) -> SigningMaterial:
+        """The signing identity (made or loaded on first use, and audited when it is new to the log)."""
+        return self._signing.get()
+
+    def _load_signing(self) -> SigningMaterial:
+        s = self.settings
+        if s.signing_cert_chain or s.signing_key:
+            if not (s.signing_cert_chain and s.signing_key):
+                raise ProvenanceKeyError(
+                    "Set both HALLMARK_SIGNING_CERT_CHAIN and HALLMARK_SIGNING_KEY, or neither (dev CA)."
+                )
+            material = load_signing_material(s.signing_cert_chain, s.signing_key)
+        else:
+            existed = (s.keys_dir / "dev-signer.pem").exists()
+            material = ensure_dev_ca(s.keys_dir, organization=s.organization)
+            if not existed:
+                self.audit.append(AuditEvent(event="keys.created", actor="system",
+                                             data={"kind": "development CA", "dir": str(s.keys_dir)}))
+        self._record_signer(material)
+        return material
+
+    def _record_signer(self, material: SigningMaterial) -> None:
+        """Audit a signing certificate the log has not seen in use before (first start, or a key/certificate
+        change made in the settings or key files while the gateway was down)."""
+        info = describe_material(material)
+        last = self.audit.entries(event=SIGNER_EVENT, descending=True, limit=1)
+        previous = last[0].data.get("sha256_fingerprint") if last else None
+        if previous == info["sha256_fingerprint"]:
+            return
+        self.audit.append(AuditEvent(event=SIGNER_EVENT, actor="system", object_id=info["serial"][:64], data={
+            key: info[key] for key in ("subject", "issuer", "serial", "not_before", "not_after", "sha256_fingerprint")
+        } | {"previous_sha256_fingerprint": previous,
+             "source": "operator" if self.settings.signing_cert_chain else "development CA"}))
+
+    @cached_property
+    def trust_anchors_pem(self) -> str | None:
+        parts: list[str] = []
+        if self.settings.trust_anchors:
+            parts.append(Path(self.settings.trust_anchors).read_text())
+        if self.settings.dev_mode and self.signing.root_pem:
+            parts.append(self.signing.root_pem.decode())
+        return "\n".join(parts) or None
+
+    def _trust_anchors(self) -> str | None:
+        return self.trust_anchors_pem
+
+    # -- models (loaded on first use, once, even when the warm-up thread and a request race) --
+    @property
+    def classifier(self):
+        return self._classifier.get()
+
+    @property
+    def generator(self):
+        return self._generator.get()
+
+    def _load_generator(self):
+        s = self.settings
+        if s.generator_backend == "diffusers":
+            from generator.backends import DiffusersVideoGenerator
+
+            if s.diffusers_model_dir is None:
+                raise ValueError("HALLMARK_GENERATOR_BACKEND=diffusers needs HALLMARK_DIFFUSERS_MODEL_DIR.")
+            return DiffusersVideoGenerator(s.diffusers_model_dir, device=s.diffusers_device,
+                                           dtype=s.diffusers_dtype, fps=s.diffusers_fps, steps=s.diffusers_steps)
+        from generator import load_builtin
+
+        return load_builtin(s.generator_weights)
+
+    # -- services ----------------------------------------------------------------------------
+    @cached_property
+    def policies(self) -> PolicyService:
+        """Per-tenant policy packs; the first load in a process audits any pack that changed since the last one."""
+        service = PolicyService(gateway_pack=self.settings.policy_pack,
+                                tenant_packs=self.settings.tenant_policy_sources, audit=self.audit)
+        service.record_activation()
+        return service
+
+    @cached_property
+    def moderation(self) -> ModerationService:
+        return ModerationService(classifier=self._classifier, policies=self.policies, works=self.works,
+                                 audit=self.audit, trust_anchors=self._trust_anchors,
+                                 max_prompt_chars=self.settings.max_prompt_chars)
+
+    @cached_property
+    def producer(self) -> Producer:
+        s = self.settings
+        return Producer(generator=self._generator, policies=self.policies, works=self.works, registry=self.registry,
+                        audit=self.audit, signing=self._signing,
+                        options=MarkingOptions(organization=s.organization, watermark_strength=s.watermark_strength,
+                                               mp4_crf=s.mp4_crf))
+
+    @cached_property
+    def generation(self) -> GenerationService:
+        s = self.settings
+        return GenerationService(db=self.db, assets=self.assets, audit=self.audit, queue=self.queue,
+                                 moderation=self.moderation, generator=self._generator, producer=self.producer,
+                                 defaults=RequestDefaults(max_prompt_chars=s.max_prompt_chars,
+                                                          seconds=s.default_seconds, size=s.default_size))
+
+    @cached_property
+    def runner(self) -> JobRunner:
+        return JobRunner(db=self.db, assets=self.assets, audit=self.audit, producer=self.producer,
+                         max_attempts=self.settings.max_attempts)
+
+    def worker(self) -> Worker:
+        return Worker(self.runner, self.queue, self.settings.workers)
+
+    @cached_property
+    def verification(self) -> VerificationService:
+        s = self.settings
+        return VerificationService(registry=self.registry, audit=self.audit, trust_anchors=self._trust_anchors,
+                                   checks_dir=Path(s.data_dir) / "checks", keep_uploads=s.keep_check_uploads)
+
+    @cached_property
+    def audit_queries(self) -> AuditQueries:
+        return AuditQueries(self.audit)
+
+    # -- first start -------------------------------------------------------------------------
+    def ensure_dev_key(self) -> str | None:
+        """Make a development API key when none is configured; returns it (to print once) or None."""
+        if self.keys.has_any():
+            return None
+        key = self.keys.create_key(DEV_TENANT)
+        path = self.settings.data_dir / "dev-api-key.txt"
+        path.write_text(key + "\n")
+        path.chmod(0o600)
+        self.audit.append(AuditEvent(event="apikey.created", actor="system", tenant=DEV_TENANT,
+                                     data={"kind": "development key"}))
+        return key
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,37 @@
+"""``hallmark keys``: the signing certificate in use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import DataDir, cli_runtime, console
+
+keys_app = typer.Typer(help="The signing keys and certificates.", no_args_is_help=True)
+
+
+@keys_app.command("init")
+def keys_init(data_dir: Optional[Path] = DataDir) -> None:
+    """Create the development CA and signing certificate if they do not exist yet."""
+    _show(data_dir)
+
+
+@keys_app.command("show")
+def keys_show(data_dir: Optional[Path] = DataDir) -> None:
+    """Show the signing certificate in use and the trust anchors."""
+    _show(data_dir)
+
+
+def _show(data_dir: Optional[Path]) -> None:
+    from ..provenance import describe_material
+
+    with cli_runtime(data_dir) as rt:
+        info = describe_material(rt.signing)
+        settings = rt.settings
+    source = "operator-provided" if settings.signing_cert_chain else f"development CA in {settings.keys_dir}"
+    console.print(f"[bold]Signing certificate[/bold] ({source})")
+    for key, value in info.items():
+        console.print(f"  {key}: {value}")
+    console.print(f"  trusted when verifying: {'yes (dev mode)' if settings.dev_mode else 'only via HALLMARK_TRUST_ANCHORS'}")

@@ -1,0 +1,184 @@
+"""Storage: the SQLAlchemy schema and the engine/session factory (SQLite by default)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKeyRow(Base):
+    """API keys created by the gateway itself (the development key); keys from settings are not stored."""
+
+    __tablename__ = "api_keys"
+    key_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VideoJob(Base):
+    """One generation request and its lifecycle (queued → in_progress → completed | failed)."""
+
+    __tablename__ = "videos"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)  # creation order, for stable pagination
+    tenant: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    prompt: Mapped[str] = mapped_column(Text)
+    prompt_sha256: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    seconds: Mapped[str] = mapped_column(String(8))
+    size: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    content_id: Mapped[str] = mapped_column(String(16), index=True)  # 64-bit id as 16 hex digits
+    policy: Mapped[str] = mapped_column(String(128))
+    decision_id: Mapped[str] = mapped_column(String(40))
+    reference_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    video_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    thumbnail_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)  # pending|approved|rejected
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RegistryRecord(Base):
+    """What the gateway generated, kept for verification after the asset itself is deleted."""
+
+    __tablename__ = "registry"
+    content_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    video_id: Mapped[str] = mapped_column(String(32), index=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    asset_sha256: Mapped[str] = mapped_column(String(64))
+    fingerprints: Mapped[list] = mapped_column(JSON)  # perceptual hashes (hex) of sampled frames
+    watermark_alg: Mapped[str] = mapped_column(String(64))
+    manifest_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)  # urn:c2pa:…
+    manifest_store: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # application/c2pa, as signed
+
+
+class RegistryFingerprintBand(Base):
+    """The fingerprint index (multi-index hashing): one row per stored frame hash and band. A 64-bit pHash is cut
+    into 4 bands of 16 bits; ``key = band << 16 | value``. Two hashes within d bits share some band exactly when
+    d < 4, and one band differing in at most one bit when d < 8, which is what a lookup probes (see
+    ``gateway.registry.records``). ``frame_hash`` and ``content_key`` are the frame's hash and the record's content id as
+    signed 64-bit integers, so a lookup reads only this table's clustered primary key."""
+
+    __tablename__ = "registry_fingerprint_bands"
+    __table_args__ = {"sqlite_with_rowid": False}
+    key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    frame_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    content_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+# SQLite only aliases INTEGER PRIMARY KEY to the rowid; elsewhere audit indexes need 64 bits.
+_AuditInt = BigInteger().with_variant(Integer, "sqlite")
+
+
+class RegisteredWorkRow(Base):
+    """A rights holder's image or clip; prompts' reference images and generated outputs are matched against it."""
+
+    __tablename__ = "registered_works"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(256))
+    owner: Mapped[str] = mapped_column(String(256))
+    fingerprints: Mapped[list] = mapped_column(JSON)
+    asset_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditRow(Base):
+    """One audit log entry: a Merkle leaf. ``entry`` is the canonical JSON the leaf hash covers; the other columns
+    are copies for querying, checked against it by ``audit verify``. No update path exists in the code; the only
+    delete is retention pruning of the oldest entries, which keeps their leaf hashes in ``audit_tree``."""
+
+    __tablename__ = "audit_entries"
+    index: Mapped[int] = mapped_column(_AuditInt, primary_key=True, autoincrement=False)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    tenant: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    entry: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    @property
+    def data(self) -> dict:
+        import json
+
+        return json.loads(self.entry).get("data") or {}
+
+
+class AuditNodeRow(Base):
+    """A perfect Merkle subtree's hash; ``node = level << 48 | index`` covers leaves
+    [index·2^level, (index+1)·2^level). Level 0 holds every leaf hash ever appended (kept through retention),
+    so any tree head or proof reads O(log n) rows."""
+
+    __tablename__ = "audit_tree"
+    node: Mapped[int] = mapped_column(_AuditInt, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpointRow(Base):
+    """A signed tree head (C2SP signed note), one per tree size that was checkpointed."""
+
+    __tablename__ = "audit_checkpoints"
+    tree_size: Mapped[int] = mapped_column(_AuditInt, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Database:
+    """Engine + session factory. ``create_all`` is idempotent and runs at start-up."""
+
+    def __init__(self, url: str) -> None:
+        kwargs: dict = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+        Base.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+__all__ = ["ApiKeyRow", "AuditCheckpointRow", "AuditNodeRow", "AuditRow", "Base", "Database", "RegistryRecord",
+           "VideoJob", "utcnow"]

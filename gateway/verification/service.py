@@ -1,0 +1,143 @@
+"""Provenance checks as a use case: a file is decoded once, its layers read (C2PA, watermark, registry by manifest,
+watermark id or fingerprint), the result audited. Also the C2PA Soft Binding Resolution lookups, which are registry
+reads by watermark or fingerprint.
+
+Submitted content is not retained unless the operator asks for it (``HALLMARK_KEEP_CHECK_UPLOADS``: kept under
+``<data dir>/checks/<check id>``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import watermark
+
+from ..audit import AuditEvent, AuditLog
+from ..core.errors import InvalidRequest
+from ..core.ids import new_check_id
+from ..media import decode_upload
+from ..media.sampling import watermark_indices
+from ..provenance import read_provenance
+from ..registry import FINGERPRINT_ALG, Registry, RegistryMatch, fingerprint_frames, sample_indices
+from .layers import Verdict, extract_watermark
+
+_EXTENSIONS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm", "video/x-matroska": "mkv",
+               "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+
+# The Soft Binding Resolution API names our fingerprint algorithm in the reverse-domain form C2PA asks for.
+FINGERPRINT_SBR_ALG = f"com.hallmark.{FINGERPRINT_ALG}"
+
+
+def _selection(total: int, height: int, width: int) -> list[int]:
+    """Every frame a check uses: the watermark's and the fingerprint's."""
+    return sorted(set(watermark_indices(total, height, width).tolist()) | set(sample_indices(total).tolist()))
+
+
+def _pick(media, wanted: np.ndarray) -> np.ndarray:
+    """The decoded frames standing for the source indices `wanted` (all of them without a copy, when they are)."""
+    positions = np.searchsorted(media.indices, wanted)
+    inside = np.minimum(positions, media.indices.size - 1)
+    positions = positions[(positions < media.indices.size) & (media.indices[inside] == wanted)]
+    if positions.size == media.indices.size:
+        return media.frames
+    return media.frames[positions]
+
+
+def _decode_value(value: str, *, size: int) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("'value' must be base64.", param="value")
+    if len(raw) != size:
+        raise InvalidRequest(f"'value' must decode to {size} bytes, got {len(raw)}.", param="value")
+    return raw
+
+
+class VerificationService:
+    def __init__(self, *, registry: Registry, audit: AuditLog, trust_anchors: Callable[[], str | None],
+                 checks_dir: Path, keep_uploads: bool) -> None:
+        """``keep_uploads``: keep each checked file under ``checks_dir`` (owner-only); off by default, since a
+        check should not retain what it was given."""
+        self._registry = registry
+        self._audit = audit
+        self._trust_anchors = trust_anchors
+        self.checks_dir = checks_dir
+        self._keep_uploads = keep_uploads
+
+    def verify(self, data: bytes, *, tenant: str | None, actor: str, check_id: str | None = None) -> Verdict:
+        check_id = check_id or new_check_id()
+        anchors = self._trust_anchors()
+        # Decoded once for every layer: the frames the watermark reads and the frames the fingerprint samples (a
+        # video's other frames are not converted, and long ones skip their non-reference frames).
+        media = decode_upload(data, param="file", select=_selection)
+        mime = media.mime
+        c2pa = read_provenance(data, mime, trust_anchors_pem=anchors)
+        if media.indices is None:
+            wm_frames = fp_frames = media.frames
+        else:
+            height, width = media.frames.shape[1:3]
+            wm_frames = _pick(media, watermark_indices(media.total_frames, height, width))
+            fp_frames = _pick(media, sample_indices(media.total_frames))
+        wm = extract_watermark(wm_frames)
+        registry = self._registry
+        match = None
+        if c2pa.active_manifest_id and c2pa.state != "invalid":
+            match = registry.by_manifest_id(c2pa.active_manifest_id)
+        if match is None and wm.detected and wm.content_id is not None:
+            match = registry.by_content_id(int(wm.content_id, 16))
+        if match is None:
+            match = registry.by_fingerprint(fingerprint_frames(fp_frames))
+        recovered = None
+        if match is not None and c2pa.state == "not_present" and match.manifest_id:
+            store = registry.manifest_store(match.manifest_id)
+            if store:
+                recovered = read_provenance(data, mime, trust_anchors_pem=anchors, manifest_store=store)
+        kept = self._keep(check_id, mime, data) if self._keep_uploads else None
+        verdict = Verdict(mime=mime, sha256=hashlib.sha256(data).hexdigest(), c2pa=c2pa, watermark=wm,
+                          registry=match, recovered=recovered, check_id=check_id, kept_as=kept)
+        event = {"asset_sha256": verdict.sha256, "mime": mime, "c2pa": c2pa.state, "check_id": check_id,
+                 "watermark": wm.content_id, "registry": match.method if match else None}
+        if kept:
+            event["kept_as"] = kept
+        self._audit.append(AuditEvent(event="provenance.check", actor=actor, tenant=tenant,
+                                      object_id=match.video_id if match else None, data=event))
+        return verdict
+
+    def _keep(self, check_id: str, mime: str, data: bytes) -> str:
+        """Write the checked upload to <checks dir>/<check id>.<ext> (owner-only); returns
+        ``checks/<file name>``, the path relative to the data directory."""
+        folder = self.checks_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{check_id}.{_EXTENSIONS.get(mime, 'bin')}"
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return f"checks/{name}"
+
+    # -- C2PA Soft Binding Resolution ----------------------------------------------------------
+    @staticmethod
+    def supported_algorithms() -> dict:
+        return {"watermarks": [{"alg": watermark.ALGORITHM}], "fingerprints": [{"alg": FINGERPRINT_SBR_ALG}]}
+
+    def by_binding(self, alg: str, value: str, max_results: int) -> list[RegistryMatch]:
+        """The records a soft binding (our watermark's content id, or a frame's pHash) names."""
+        if not 1 <= max_results <= 100:
+            raise InvalidRequest("maxResults must be between 1 and 100.", param="maxResults")
+        if alg == watermark.ALGORITHM:
+            match = self._registry.by_content_id(int.from_bytes(_decode_value(value, size=8), "big"))
+        elif alg == FINGERPRINT_SBR_ALG:
+            match = self._registry.by_fingerprint([_decode_value(value, size=8).hex()])
+        else:
+            raise InvalidRequest(f"Unsupported algorithm {alg!r}; see /services/supportedAlgorithms.", param="alg",
+                                 code="unsupported_algorithm")
+        return [match] if match else []
+
+    def manifest_store(self, manifest_id: str) -> bytes | None:
+        """The signed manifest store (application/c2pa) of a generation, by its manifest id."""
+        return self._registry.manifest_store(manifest_id)
