@@ -70,8 +70,9 @@ class DctSsParams:
     detection_floor: float = 16.0
     # Informed embedding: per symbol, the scale t is chosen so that the weighted projection
     # reaches `margin` times the symbol's weighted amplitude, within [scale_min, scale_max].
-    # scale_max 3 (was 2): on the 256 px pans over photographs the host outweighs a doubled pattern for some symbols;
-    # measured +0.5 to +0.7 dB after H.264 CRF 28 there, no change on other clips, PSNR and SSIM unchanged.
+    # scale_max 3: on the 256 px pans over photographs the host outweighs a doubled pattern for some symbols; tripling
+    # measured +0.5 to +0.7 dB after H.264 CRF 28 there over doubling, no change on other clips, PSNR and SSIM
+    # unchanged.
     margin: float = 1.0
     scale_min: float = 0.5
     scale_max: float = 3.0
@@ -329,10 +330,6 @@ def _luma_at(frame: np.ndarray, alignment: Alignment) -> np.ndarray:
     return luma[alignment.dy :, alignment.dx :]
 
 
-def _plane_evidence(luma: np.ndarray, alignment: Alignment, params: DctSsParams) -> np.ndarray:
-    return _plane_evidence_and_noise(luma, alignment, params)[0]
-
-
 def _plane_evidence_and_noise(luma: np.ndarray, alignment: Alignment, params: DctSsParams) -> tuple[np.ndarray, float]:
     """The symbol sums and their expected energy without a mark (the sum of the squared weighted slots)."""
     layout = _layout(params)
@@ -386,11 +383,6 @@ FRAME_ENERGY_MARGIN = 0.3
 FRAME_STRONG = 0.5
 
 
-def frame_evidence(frame: np.ndarray, params: DctSsParams = DEFAULT_PARAMS, alignment: Alignment = ORIGIN) -> np.ndarray:
-    """The CODED_BITS weighted correlation sums for one uint8 H x W x 3 frame (> 0 leans to coded bit 1)."""
-    return _plane_evidence(_luma_at(frame, alignment), alignment, params)
-
-
 def symbol_evidence(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS, alignment: Alignment = ORIGIN) -> np.ndarray:
     """Evidence pooled over the frames of a uint8 T x H x W x 3 clip (reliability-weighted, see `_Pooled`)."""
     pooled = _Pooled()
@@ -406,9 +398,9 @@ def _harmonics(params: DctSsParams) -> int:
 
 
 # The offset search looks at no more than this many pixels (short side, long side) of each frame, centred: a 720p frame
-# whole, and it bounds the cost on larger ones. It was 640 x 640: on a 720p pan over a busy motorcycle, cropped 90%,
-# scaled to 360p (undone: 683 x 1214) and H.264 CRF 28, the centre square held too little of the mark to be found
-# (best energy 1.38 at the true scale, against 1.61 over the whole frame).
+# whole, and it bounds the cost on larger ones. A centred 640 x 640 square is too little: on a 720p pan over a busy
+# motorcycle, cropped 90%, scaled to 360p (undone: 683 x 1214) and H.264 CRF 28, it held too little of the mark to be
+# found (best energy 1.38 at the true scale, against 1.61 over the whole frame).
 SEARCH_REGION = (720, 1280)
 # Grid offsets are searched on a 2 px lattice first; the band's highest frequency (1/8 cycle per
 # px) keeps most of its correlation 1 px off. The best coarse offsets are then refined to 1 px.

@@ -17,11 +17,10 @@ from PIL import Image
 import watermark
 from bench.verify.scale import bulk_fill
 from bench.watermark import attacks, content
-from gateway.store.db import Database
-from gateway.media import encode_mp4
 from gateway.bootstrap import Runtime
 from gateway.core.ids import content_id_hex
 from gateway.core.settings import Settings
+from gateway.media import encode_mp4
 from gateway.registry.fingerprint import (
     CLIP_SCORE_LIMIT,
     FEW_FRAMES,
@@ -32,6 +31,7 @@ from gateway.registry.fingerprint import (
     score_frames,
 )
 from gateway.registry.records import Registry
+from gateway.store.db import Database
 
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "results" / "verify.json"
 FPS = attacks.FPS

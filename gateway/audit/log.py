@@ -17,10 +17,10 @@ from typing import Any, Callable
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..core.ids import prompt_sha256
 from ..store.db import AuditCheckpointRow, AuditNodeRow, AuditRow, Database, utcnow
 from . import merkle
 from .checkpoint import Checkpoint, CheckpointError, CheckpointSigner, VerifierKey
-from ..core.ids import prompt_sha256
 from .prompts import PromptVault
 
 NODE_SHIFT = 48
@@ -214,37 +214,36 @@ class AuditLog:
             return self._compute(conn, lambda node: merkle.consistency_path(first, second, node))
 
     # -- checkpoints -------------------------------------------------------------------------------------------
-    def signed_head(self) -> Checkpoint:
-        """The signed checkpoint for the current tree size, without storing anything: the stored one when this size
-        has one, else signed now in memory (Ed25519 is deterministic, so a later ``checkpoint()`` of the same size
-        stores the very same note). What the API's reads serve: a read never writes."""
+    def _head(self) -> tuple[Checkpoint, bool]:
+        """The signed checkpoint for the current tree size and whether it is already stored (if not, it was signed
+        just now, in memory)."""
         if self.signer is None:
             raise AuditError("this audit log has no checkpoint key")
         with self._db.engine.connect() as conn:
             size = self._size(conn)
             note = conn.execute(select(_CHECKPOINTS.c.note).where(_CHECKPOINTS.c.tree_size == size)).scalar()
             if note is not None:
-                return self.signer.verifier.open(note)
+                return self.signer.verifier.open(note), True
             root = self._compute(conn, lambda node: merkle.tree_root(size, node))
-        return self.signer.sign(size, root)
+        return self.signer.sign(size, root), False
+
+    def signed_head(self) -> Checkpoint:
+        """The signed checkpoint for the current tree size, without storing anything: the stored one when this size
+        has one, else signed now in memory (Ed25519 is deterministic, so a later ``checkpoint()`` of the same size
+        stores the very same note). What the API's reads serve: a read never writes."""
+        return self._head()[0]
 
     def checkpoint(self) -> Checkpoint:
         """The signed checkpoint for the current tree size, signing and storing it if it is new (every
         ``checkpoint_every`` appends, ``hallmark audit checkpoint``, and before a prune)."""
-        if self.signer is None:
-            raise AuditError("this audit log has no checkpoint key")
         for _ in range(20):
-            with self._db.engine.connect() as conn:
-                size = self._size(conn)
-                note = conn.execute(select(_CHECKPOINTS.c.note).where(_CHECKPOINTS.c.tree_size == size)).scalar()
-                if note is not None:
-                    return self.signer.verifier.open(note)
-                root = self._compute(conn, lambda node: merkle.tree_root(size, node))
-            signed = self.signer.sign(size, root)
+            signed, stored = self._head()
+            if stored:
+                return signed
             try:
                 with self._db.engine.begin() as conn:
-                    conn.execute(insert(_CHECKPOINTS), {"tree_size": size, "root_hash": root, "note": signed.note,
-                                                        "created_at": utcnow()})
+                    conn.execute(insert(_CHECKPOINTS), {"tree_size": signed.tree_size, "root_hash": signed.root_hash,
+                                                        "note": signed.note, "created_at": utcnow()})
                 return signed
             except (IntegrityError, OperationalError):
                 continue  # another process stored this size first: read theirs back

@@ -13,7 +13,6 @@ The associated data binds each ciphertext to the prompt's SHA-256 in the same en
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import secrets

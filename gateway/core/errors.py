@@ -52,12 +52,23 @@ class PayloadTooLarge(GatewayError):
     code = "file_too_large"
 
 
-class UnsupportedMedia(GatewayError):
+class MediaError(GatewayError):
+    """The media a caller supplied cannot be used (never a fault of our code)."""
+
+    status = 422
+    code = "undecodable_media"
+
+
+class UnsupportedMediaType(MediaError):
+    """The bytes are not a video or image format we accept (e.g. a text file)."""
+
     status = 415
     code = "unsupported_media_type"
 
 
-class UndecodableUpload(GatewayError):
+class UndecodableMedia(MediaError):
+    """The bytes look like a supported format but cannot be decoded (corrupt, truncated, empty)."""
+
     status = 422
     code = "undecodable_media"
 

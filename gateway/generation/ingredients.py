@@ -10,8 +10,7 @@ import numpy as np
 import watermark
 
 from ..core.ids import content_id_hex
-from ..media import sniff_mime
-from ..moderation.references import png_bytes
+from ..media import png_bytes, sniff_mime
 from ..provenance import ReferenceIngredient, content_id_binding_value
 from ..registry import Registry
 

@@ -17,7 +17,6 @@ import numpy as np
 AIGC_METADATA_KEY = "AIGC"
 AIGC_ASSERTION_LABEL = "com.hallmark.aigc"
 SB942_ASSERTION_LABEL = "com.hallmark.sb942.latent-disclosure"
-VISIBLE_TEXT = "AI-generated"
 VISIBLE_TEXTS = {"en": "AI-generated", "zh": "AI生成"}  # GB 45438 accepts either
 VISIBLE_SECONDS = 2.0
 MIN_GLYPH_FRACTION = 0.05  # GB 45438 §5.4: glyph height ≥ 5% of the shorter side

@@ -23,9 +23,8 @@ from ..audit import AuditEvent, AuditLog
 from ..core.errors import OutputBlocked
 from ..core.ids import content_id_hex, prompt_sha256
 from ..core.lazy import Lazy
-from ..media import thumbnail_jpeg
+from ..media import png_bytes, thumbnail_jpeg
 from ..moderation.policies import PolicyService
-from ..moderation.references import png_bytes
 from ..provenance import (
     GenerationClaim,
     SigningError,

@@ -20,7 +20,7 @@ from ..moderation import Moderation, ModerationService
 from ..store.assets import AssetStore
 from ..store.db import Database, VideoJob, utcnow
 from ..store.queue import JobQueue
-from .pipeline import GenerationJob, Producer, ProducedVideo, Progress
+from .pipeline import GenerationJob, ProducedVideo, Producer, Progress
 from .requests import RequestDefaults, VideoForm, parse_video_form
 
 if TYPE_CHECKING:  # the generator package imports torch

@@ -14,6 +14,7 @@ import av
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..core.errors import MediaError, UndecodableMedia, UnsupportedMediaType
 from .bmff import truncation
 from .sniff import IMAGE_MIME_TYPES, describe_supported, describe_unknown, sniff_mime
 
@@ -29,31 +30,6 @@ __all__ = [
 
 # Images larger than this are refused before their pixels are decoded (Pillow's own bomb limit is 89 MP).
 MAX_IMAGE_PIXELS = 64_000_000
-
-
-class MediaError(Exception):
-    """Base for errors caused by the media a caller supplied (never by our code)."""
-
-    code: str = "media_error"
-    status: int = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class UnsupportedMediaType(MediaError):
-    """The bytes are not a video or image format we accept (e.g. a text file)."""
-
-    code = "unsupported_media_type"
-    status = 415
-
-
-class UndecodableMedia(MediaError):
-    """The bytes look like a supported format but cannot be decoded (corrupt, truncated, empty)."""
-
-    code = "undecodable_media"
-    status = 422
 
 
 @dataclass

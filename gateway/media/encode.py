@@ -12,8 +12,9 @@ import av
 import numpy as np
 from PIL import Image
 
+from ..core.errors import MediaError, UndecodableMedia
 from .bmff import whole_boxes
-from .decode import MediaError, UndecodableMedia, ffmpeg_reason, stream_fps
+from .decode import ffmpeg_reason, stream_fps
 
 __all__ = ["encode_mp4", "thumbnail_jpeg", "read_container_metadata", "probe_mp4"]
 
@@ -90,6 +91,13 @@ def encode_mp4(frames: np.ndarray, fps: float, *, crf: int = 18, preset: str = "
             for packet in stream.encode(None):
                 container.mux(packet)
         return path.read_bytes()
+
+
+def png_bytes(frame: np.ndarray) -> bytes:
+    """One H x W x 3 uint8 frame as a PNG (no metadata)."""
+    out = io.BytesIO()
+    Image.fromarray(frame).save(out, format="PNG")
+    return out.getvalue()
 
 
 def thumbnail_jpeg(frames: np.ndarray, *, max_side: int = 512, quality: int = 85) -> bytes:

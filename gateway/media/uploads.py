@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..core.errors import UndecodableUpload, UnsupportedMedia
-from .decode import DecodedMedia, FrameSelection, MediaError, UnsupportedMediaType, decode_media
+from ..core.errors import MediaError, UndecodableMedia, UnsupportedMediaType
+from .decode import DecodedMedia, FrameSelection, decode_media
 from .sniff import describe_supported, sniff_mime
 
 __all__ = ["decode_upload"]
@@ -16,10 +16,10 @@ def decode_upload(data: bytes, *, param: str, images_only: bool = False,
     if mime is None or (images_only and not mime.startswith("image/")):
         wanted = (f"an image ({describe_supported('image')})" if images_only
                   else f"a supported video or image ({describe_supported()})")
-        raise UnsupportedMedia(f"'{param}' is not {wanted}.", param=param)
+        raise UnsupportedMediaType(f"'{param}' is not {wanted}.", param=param)
     try:
         return decode_media(data, select=select)
     except UnsupportedMediaType as exc:
-        raise UnsupportedMedia(str(exc), param=param) from exc
+        raise UnsupportedMediaType(exc.message, param=param) from exc
     except MediaError as exc:
-        raise UndecodableUpload(f"'{param}' could not be decoded: {exc}", param=param) from exc
+        raise UndecodableMedia(f"'{param}' could not be decoded: {exc.message}", param=param) from exc

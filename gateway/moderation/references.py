@@ -6,26 +6,18 @@ decision's audit entry. What the image becomes in the video's manifest is genera
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
-from ..media import decode_upload
+from ..media import decode_upload, png_bytes
 from ..provenance import read_provenance
 
 if TYPE_CHECKING:
     from classifiers.faces import FaceResult
 
-__all__ = ["ReferenceImage", "inspect_reference", "png_bytes"]
-
-
-def png_bytes(frame: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(frame).save(out, format="PNG")
-    return out.getvalue()
+__all__ = ["ReferenceImage", "inspect_reference"]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from PIL import Image
 from gateway.media import probe_mp4
 
 
-
 def form(**fields):
     return {k: (None, v) for k, v in fields.items()}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.verification.assessment import assess, fingerprint_confidence
 from gateway.provenance import ProvenanceReport
 from gateway.registry.records import RegistryMatch
+from gateway.verification.assessment import assess, fingerprint_confidence
 from gateway.verification.layers import Verdict, WatermarkResult
 
 ID_A, ID_B = "00000000000000aa", "00000000000000bb"

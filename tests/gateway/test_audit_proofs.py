@@ -12,7 +12,6 @@ from sqlalchemy import text
 from gateway.audit import AuditEvent, AuditLog, CheckpointError, CheckpointSigner, VerifierKey, merkle
 from gateway.store.db import Database
 
-
 # -- RFC 6962 §2.1, transcribed directly (recursive definitions over the list of entries) -------------------------
 
 def mth(entries: list[bytes]) -> bytes:

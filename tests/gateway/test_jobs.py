@@ -10,12 +10,12 @@ import time
 
 import httpx
 
+from gateway.bootstrap import Runtime
 from gateway.core.auth import Principal
-from gateway.store.db import VideoJob
+from gateway.core.settings import Settings
 from gateway.generation.service import NewVideo
 from gateway.moderation import Moderation
-from gateway.bootstrap import Runtime
-from gateway.core.settings import Settings
+from gateway.store.db import VideoJob
 
 KEY = "hm-restart-test"
 

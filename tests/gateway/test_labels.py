@@ -12,7 +12,13 @@ import av
 import numpy as np
 import pytest
 
-from gateway.generation.labels import AIGC_ASSERTION_LABEL, SB942_ASSERTION_LABEL, Disclosure, draw_visible_label, glyph_height
+from gateway.generation.labels import (
+    AIGC_ASSERTION_LABEL,
+    SB942_ASSERTION_LABEL,
+    Disclosure,
+    draw_visible_label,
+    glyph_height,
+)
 from gateway.media import read_container_metadata
 from gateway.provenance import read_provenance
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from gateway.audit.report import build_report, render_html
-from gateway.provenance import ensure_dev_ca
 from gateway.bootstrap import Runtime
 from gateway.core.settings import Settings, parse_tenant_policies
+from gateway.provenance import ensure_dev_ca
 from policies import load_pack
 
 ADMIN, USER_A, USER_B = "hm-pol-admin", "hm-pol-a", "hm-pol-b"

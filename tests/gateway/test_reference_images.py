@@ -275,8 +275,8 @@ def test_bad_reference_images_are_clear_4xx(gateway, case, completed_video):
 
 
 def test_the_strict_pack_blocks_a_face_reference_that_the_prompt_alone_would_pass(tmp_path):
-    from gateway.core.errors import ModerationBlocked
     from gateway.bootstrap import Runtime
+    from gateway.core.errors import ModerationBlocked
     from gateway.core.settings import Settings
 
     rt = Runtime(Settings(data_dir=tmp_path, api_keys="hm-k:tenant-s", tenant_policies="tenant-s:strict"))

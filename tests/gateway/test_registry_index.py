@@ -7,7 +7,6 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from gateway.store.db import Database, RegistryFingerprintBand
 from gateway.core.ids import content_id_hex
 from gateway.registry.fingerprint import MATCH_MAX_DISTANCE
 from gateway.registry.index import (
@@ -21,6 +20,7 @@ from gateway.registry.index import (
     query_keys,
 )
 from gateway.registry.records import Registry
+from gateway.store.db import Database, RegistryFingerprintBand
 
 
 def _hex(value: int) -> str:

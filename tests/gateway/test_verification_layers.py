@@ -11,9 +11,8 @@ from PIL import Image
 
 import watermark
 from bench.watermark import attacks, content
-from gateway.store.db import Database
-from gateway.media import decode_media, encode_mp4
 from gateway.core.ids import content_id_hex
+from gateway.media import decode_media, encode_mp4
 from gateway.registry.fingerprint import (
     CLIP_SCORE_LIMIT,
     IMAGE_SCORE_LIMIT,
@@ -23,6 +22,7 @@ from gateway.registry.fingerprint import (
     score_frames,
 )
 from gateway.registry.records import Registry
+from gateway.store.db import Database
 
 
 def _record(registry: Registry, content_id: int, hashes: list[str]) -> None:

@@ -8,10 +8,9 @@ import pathlib
 
 import numpy as np
 import pytest
-from bench.watermark import attacks
-from bench.watermark import content
 
 import watermark
+from bench.watermark import attacks, content
 from watermark import Detection, WatermarkError
 
 PAYLOAD = 0xC0FFEE0DDBA11F05  # 64 bits, top and bottom bit set
