@@ -81,7 +81,7 @@ def write_model_card(path: Path, *, config: HeadConfig, data_summary: dict, zh_u
     add("## Data")
     add(f"All training data is inside the repository under `classifiers/data/` ({data_bytes / 1e6:.1f} MB; each "
         "source with its SOURCES.md and licence where the upstream has one; `COPY_MANIFEST.json` records how it was "
-        "copied by `python -m classifiers.copy_data`). Label mapping:")
+        "copied by `python -m training.classifier.copy_data`). Label mapping:")
     add("- openai-moderation: S→sexual, S3→sexual/minors, H→hate, H2→hate/threatening, V→violence, "
         "V2→violence/graphic, HR→harassment, SH→self-harm; HR∧V→harassment/threatening; missing key = "
         "unknown.")

@@ -1,6 +1,6 @@
 """Copies the public prompt data that training reads from the shared data pool into ``classifiers/data/``.
 
-Run once by a maintainer (``python -m classifiers.copy_data --source ../shared/data/policy``); the output is committed,
+Run once by a maintainer (``python -m training.classifier.copy_data --source ../shared/data/policy``); the output is committed,
 so training never reads outside the project. Columns nobody reads are dropped and COCO is sampled (seeded) to keep the
 copy small; every source keeps its SOURCES.md and licence file, and COPY_MANIFEST.json records what was done.
 """
@@ -16,7 +16,8 @@ import random
 import shutil
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from classifiers.data import DATA_DIR
+
 COCO_SAMPLE_SIZE = 3000
 COCO_SAMPLE_SEED = 0
 
@@ -108,7 +109,7 @@ def copy_all(source: Path, dest: Path = DATA_DIR) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/policy")
+    parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parents[3] / "shared/data/policy")
     parser.add_argument("--dest", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
     manifest = copy_all(args.source, args.dest)
