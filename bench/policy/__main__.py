@@ -19,11 +19,11 @@ from classifiers.data import load_examples
 from classifiers.head import DEFAULT_HEAD_PATH
 from classifiers.metrics import average_precision, f1_score
 from policies import PolicyEngine, load_pack
+from training.classifier.evaluate import decide
 
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "results" / "policy.json"
 T2V_SOURCES = ("hallmark", "hallmark-zh", "i2p", "coco", "parti", "vbench")
 BENIGN_SOURCES = ("coco", "vbench", "parti")
-ACTION = {"allow": 0, "review": 1, "block": 2}
 BARS = {"f1": 0.93, "auprc": 0.97, "category_recall": 0.85, "benign_false_block": 0.02, "xstest_false_block": 0.15,
         "chinese_recall": 0.90, "p50_ms": 20.0, "prompts_per_s": 200.0}
 
@@ -32,13 +32,10 @@ def _decide(engine: PolicyEngine, texts: list[str], scores: list[dict], known: l
     """Actions (0 allow, 1 review, 2 block). A benign example is judged only on the categories its source labels
     (a Parti prompt naming Superman is no evidence about `ip`): the others are left out of its scores, which the
     engine then does not judge."""
-    out = np.zeros(len(texts), dtype=np.int64)
-    for i, (text, s) in enumerate(zip(texts, scores)):
-        mask = known[i]
-        if mask is not None:
-            s = {c: v for c, v, k in zip(CATEGORIES, s.values(), mask) if k}
-        out[i] = ACTION[engine.evaluate(text=text, scores=s).action]
-    return out
+    probs = np.array([[s[c] for c in CATEGORIES] for s in scores], dtype=np.float64)
+    judged = np.array([np.ones(len(CATEGORIES), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+                       for mask in known])
+    return decide(engine, texts, probs, judged)
 
 
 def _false_block(actions: np.ndarray) -> dict:
