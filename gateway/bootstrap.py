@@ -90,7 +90,7 @@ class Runtime:
         parts: list[str] = []
         if self.settings.trust_anchors:
             parts.append(Path(self.settings.trust_anchors).read_text())
-        if self.settings.dev_mode and self.signing.root_pem:
+        if self.settings.trust_dev_root and self.signing.root_pem:
             parts.append(self.signing.root_pem.decode())
         return "\n".join(parts) or None
 

@@ -34,4 +34,4 @@ def _show(data_dir: Optional[Path]) -> None:
     console.print(f"[bold]Signing certificate[/bold] ({source})")
     for key, value in info.items():
         console.print(f"  {key}: {value}")
-    console.print(f"  trusted when verifying: {'yes (dev mode)' if settings.dev_mode else 'only via HALLMARK_TRUST_ANCHORS'}")
+    console.print(f"  trusted when verifying: {'yes (HALLMARK_TRUST_DEV_ROOT)' if settings.trust_dev_root else 'only via HALLMARK_TRUST_ANCHORS'}")

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["user", "auditor", "admin"]
@@ -82,7 +82,11 @@ class Settings(BaseSettings):
     signing_cert_chain: Path | None = Field(default=None, description="PEM chain, end-entity first; empty = dev CA")
     signing_key: Path | None = Field(default=None, description="PEM private key of the signing certificate")
     trust_anchors: Path | None = Field(default=None, description="PEM file of trusted root certificates")
-    dev_mode: bool = Field(default=True, description="Trust the development root CA when verifying")
+    # Dangerous outside a demo: anyone holding this data directory's development root can mint "trusted" credentials.
+    # HALLMARK_DEV_MODE is the switch's former name, still read.
+    trust_dev_root: bool = Field(default=True, validation_alias=AliasChoices(
+        "HALLMARK_TRUST_DEV_ROOT", "HALLMARK_DEV_MODE", "trust_dev_root"),
+        description="Trust the development root CA when verifying (off whenever an operator chain is configured)")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_prompt_chars: int = Field(default=4000, gt=0)
     keep_check_uploads: bool = Field(default=False, description="Keep each checked upload under <data dir>/checks")
@@ -110,6 +114,11 @@ class Settings(BaseSettings):
                                       description="Audit entries younger than this are never pruned (≥ 6 months)")
     audit_prompts: Literal["hash", "encrypted"] = Field(
         default="hash", description="Prompts in the audit log: SHA-256 only, or also AES-GCM encrypted")
+    prompt_retention_days: int = Field(default=30, ge=0,
+                                       description="Prompts are removed from the jobs table this many days after the "
+                                                   "job ends, and at once when the video is deleted (0: at once)")
+    cors_origins: str = Field(default="", description="Comma-separated origins allowed by CORS; empty = CORS off")
+    tsa_url: str | None = Field(default=None, description="RFC 3161 time-stamp authority used at signing")
 
     @field_validator("api_keys")
     @classmethod
