@@ -11,8 +11,10 @@ from .audit import AuditEvent, AuditLog
 from .audit.queries import AuditQueries
 from .core.auth import DEV_TENANT, KeyRing
 from .core.lazy import Lazy
+from .core.ratelimit import RateLimiter
 from .core.settings import Settings
 from .generation.pipeline import MarkingOptions, Producer
+from .generation.quotas import TenantQuotas
 from .generation.requests import RequestDefaults
 from .generation.service import GenerationService
 from .generation.worker import JobRunner, Worker
@@ -23,6 +25,7 @@ from .store.assets import LocalAssetStore
 from .store.db import Database
 from .store.queue import InProcessQueue
 from .verification import VerificationService
+from .verification.trust import TrustAnchors
 
 SIGNER_EVENT = "keys.signing_certificate"
 
@@ -46,6 +49,9 @@ class Runtime:
         self._classifier = Lazy(_load_classifier, lock=models)
         self._generator = Lazy(self._load_generator, lock=models)
         self._signing = Lazy(self._load_signing)
+        self.limiter = RateLimiter(settings.rate_limit_storage)
+        self.quotas = TenantQuotas(db=self.db, limiter=self.limiter, default=settings.default_quota,
+                                   overrides=settings.tenant_quota_overrides)
         self.registry = Registry(self.db)
         self.works = WorkRegistry(db=self.db, audit=self.audit)
 
@@ -68,7 +74,7 @@ class Runtime:
             material = ensure_dev_ca(s.keys_dir, organization=s.organization)
             if not existed:
                 self.audit.append(AuditEvent(event="keys.created", actor="system",
-                                             data={"kind": "development CA", "dir": str(s.keys_dir)}))
+                                             data={"kind": "development CA", "dir": s.keys_dir.name}))
         self._record_signer(material)
         return material
 
@@ -85,17 +91,29 @@ class Runtime:
         } | {"previous_sha256_fingerprint": previous,
              "source": "operator" if self.settings.signing_cert_chain else "development CA"}))
 
+    @property
+    def dev_root_trusted(self) -> bool:
+        """Whether the development root is a trust anchor: HALLMARK_TRUST_DEV_ROOT, and never while an operator
+        signing chain is configured (the development CA is then not this gateway's identity, and whoever can read
+        its key files could otherwise still mint "trusted" manifests)."""
+        return self.settings.trust_dev_root and not self.settings.signing_cert_chain
+
     @cached_property
+    def trust(self) -> TrustAnchors:
+        s = self.settings
+        operator = Path(s.trust_anchors).read_text() if s.trust_anchors else None
+        root = self.signing.root_pem if self.dev_root_trusted else None
+        return TrustAnchors(operator_pem=operator, dev_root_pem=root.decode() if root else None)
+
+    @property
     def trust_anchors_pem(self) -> str | None:
-        parts: list[str] = []
-        if self.settings.trust_anchors:
-            parts.append(Path(self.settings.trust_anchors).read_text())
-        if self.settings.trust_dev_root and self.signing.root_pem:
-            parts.append(self.signing.root_pem.decode())
-        return "\n".join(parts) or None
+        return self.trust.pem
 
     def _trust_anchors(self) -> str | None:
         return self.trust_anchors_pem
+
+    def _trust(self) -> TrustAnchors:
+        return self.trust
 
     # -- models (loaded on first use, once, even when the warm-up thread and a request race) --
     @property
@@ -140,7 +158,7 @@ class Runtime:
         return Producer(generator=self._generator, policies=self.policies, works=self.works, registry=self.registry,
                         audit=self.audit, signing=self._signing,
                         options=MarkingOptions(organization=s.organization, watermark_strength=s.watermark_strength,
-                                               mp4_crf=s.mp4_crf))
+                                               mp4_crf=s.mp4_crf, tsa_url=s.tsa_url))
 
     @cached_property
     def generation(self) -> GenerationService:
@@ -148,20 +166,21 @@ class Runtime:
         return GenerationService(db=self.db, assets=self.assets, audit=self.audit, queue=self.queue,
                                  moderation=self.moderation, generator=self._generator, producer=self.producer,
                                  defaults=RequestDefaults(max_prompt_chars=s.max_prompt_chars,
-                                                          seconds=s.default_seconds, size=s.default_size))
+                                                          seconds=s.default_seconds, size=s.default_size),
+                                 quotas=self.quotas, prompt_retention_days=s.prompt_retention_days)
 
     @cached_property
     def runner(self) -> JobRunner:
         return JobRunner(db=self.db, assets=self.assets, audit=self.audit, producer=self.producer,
-                         max_attempts=self.settings.max_attempts)
+                         max_attempts=self.settings.max_attempts, running_limit=self.quotas.running_limit)
 
     def worker(self) -> Worker:
-        return Worker(self.runner, self.queue, self.settings.workers)
+        return Worker(self.runner, self.queue, self.settings.workers, housekeeping=self.generation.purge_prompts)
 
     @cached_property
     def verification(self) -> VerificationService:
         s = self.settings
-        return VerificationService(registry=self.registry, audit=self.audit, trust_anchors=self._trust_anchors,
+        return VerificationService(registry=self.registry, audit=self.audit, trust=self._trust,
                                    checks_dir=Path(s.data_dir) / "checks", keep_uploads=s.keep_check_uploads)
 
     @cached_property

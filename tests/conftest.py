@@ -60,10 +60,11 @@ def serve_in_thread(settings) -> Iterator[str]:
     import uvicorn
 
     from gateway.api import create_app
+    from gateway.api.server import server_config
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, announce=lambda _m: None), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(create_app(settings, announce=lambda _m: None), host="127.0.0.1",
+                                          port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

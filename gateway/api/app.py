@@ -11,20 +11,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..core.errors import GatewayError, PayloadTooLarge
+from ..core.errors import GatewayError
 from ..core.settings import Settings
 from .deps import running_gateway
+from .docs import router as docs_router
+from .limits import BodyLimit
 from .routes import audit, moderations, policies, provenance, reviews, soft_binding, system, videos, works
+from .security import API_HEADERS, install_security
 
 log = logging.getLogger("hallmark.api")
 
-# Multipart framing around the file itself; a body past limit + slack is refused before it is read.
-FORM_SLACK_BYTES = 64 * 1024
-
 
 def error_response(status: int, message: str, *, type_: str = "invalid_request_error", code: str | None = None,
-                   param: str | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status,
+                   param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, headers=headers,
                         content={"error": {"message": message, "type": type_, "param": param, "code": code}})
 
 
@@ -38,8 +38,10 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
             app.state.runtime = runtime
             yield
 
-    app = FastAPI(title="Hallmark", version=__version__, lifespan=lifespan,
+    # The docs are served by .docs, from installed files rather than a CDN; ReDoc is not offered.
+    app = FastAPI(title="Hallmark", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Moderated, watermarked and C2PA-signed video generation; provenance checks.")
+    app.include_router(docs_router)
     app.include_router(system.router)
     app.include_router(videos.router)
     app.include_router(provenance.router)
@@ -50,18 +52,12 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
     app.include_router(policies.router)
     app.include_router(audit.router)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes + FORM_SLACK_BYTES:
-            err = PayloadTooLarge(f"Request body is {int(length)} bytes; the upload limit is "
-                                  f"{settings.max_upload_bytes} bytes (HALLMARK_MAX_UPLOAD_BYTES).")
-            return JSONResponse(status_code=err.status, content=err.to_body())
-        return await call_next(request)
+    # Added first, so it is the innermost middleware: its 413 passes through the others like any response.
+    app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(_request: Request, exc: GatewayError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content=exc.to_body())
+        return JSONResponse(status_code=exc.status, content=exc.to_body(), headers=exc.headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -73,12 +69,15 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        return error_response(exc.status_code, str(exc.detail), code=code)
+        # e.g. the 405's Allow, which HTTP requires
+        return error_response(exc.status_code, str(exc.detail), code=code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
+        # Answered outside every middleware (Starlette's ServerErrorMiddleware), so the headers are added here.
         return error_response(500, "The gateway hit an internal error; it has been logged.", type_="server_error",
-                              code="internal_error")
+                              code="internal_error", headers=API_HEADERS)
 
+    install_security(app, settings)
     return app

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from ..audit.queries import AuditQueries
 from ..bootstrap import Runtime
 from ..core.auth import Principal
-from ..core.errors import Forbidden
+from ..core.errors import Forbidden, Unauthorized
 from ..core.settings import Settings
 from ..generation.service import GenerationService
 from ..moderation import ModerationService, PolicyService
@@ -29,6 +29,10 @@ def running_gateway(settings: Settings, *, start_worker: bool, announce: Callabl
     serving, the in-process worker and a thread that loads the models in the background."""
     runtime = Runtime(settings)
     _ = runtime.signing  # first start: make the development CA now, not on the first request
+    if runtime.dev_root_trusted:
+        log.warning("Trusting the development root CA (%s): anyone who can read that directory can make files verify "
+                    "as 'trusted'. Outside development set HALLMARK_TRUST_DEV_ROOT=false or configure "
+                    "HALLMARK_SIGNING_CERT_CHAIN.", settings.keys_dir)
     # Build the services before serving, so concurrent first requests share one of each; this also loads (and
     # audits any change of) the policy packs.
     _ = (runtime.generation, runtime.verification, runtime.audit_queries)
@@ -89,7 +93,19 @@ def get_audit(request: Request) -> AuditQueries:
 
 
 def get_principal(request: Request) -> Principal:
-    return _runtime(request).keys.authenticate(request.headers.get("authorization"))
+    """The caller's key, counted against its tenant's request rate. Failed authentications are counted per client
+    address; past the limit that address gets 429 before its keys are even looked at."""
+    runtime = _runtime(request)
+    address = request.client.host if request.client else "unknown"
+    failures = runtime.limiter.parse(runtime.settings.auth_failure_limit)
+    runtime.limiter.check(failures, "auth-failures", address, what="failed authentications from this address")
+    try:
+        principal = runtime.keys.authenticate(request.headers.get("authorization"))
+    except Unauthorized:
+        runtime.limiter.hit(failures, "auth-failures", address, what="failed authentications from this address")
+        raise
+    runtime.quotas.count_request(principal)
+    return principal
 
 
 def require_admin(request: Request, principal: Principal = Depends(get_principal)) -> Principal:
@@ -98,6 +114,11 @@ def require_admin(request: Request, principal: Principal = Depends(get_principal
         raise Forbidden(f"{request.method} {request.url.path} needs an API key with the 'admin' role "
                         "(HALLMARK_API_KEYS entries 'key:tenant:admin').")
     return principal
+
+
+def dev_root_trusted(request: Request) -> bool:
+    """Whether checks count the development root as a trust anchor (said by /healthz, so it is seen)."""
+    return _runtime(request).dev_root_trusted
 
 
 def check_health(request: Request) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from .audit import audit_app
+from .jobs import jobs_app
 from .keys import keys_app
 from .policy import policy_app
 from .review import review_app
@@ -21,6 +22,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(works_app, name="works")
 app.add_typer(review_app, name="review")
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(policy_app, name="policy")
 
 __all__ = ["app", "main"]

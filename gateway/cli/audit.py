@@ -162,12 +162,12 @@ def rotate_prompt_key(data_dir: Optional[Path] = DataDir) -> None:
         path = rt.settings.keys_dir / PROMPT_KEY_FILE
         kid = PromptVault(path).rotate()
         rt.audit.append(AuditEvent(event="keys.prompt_key_rotated", actor="cli", object_id=kid,
-                                   data={"kid": kid, "file": str(path)}))
+                                   data={"kid": kid, "file": path.name}))  # entries are served over the API
     console.print(f"prompt key {kid} is now current ({path})")
 
 
 @audit_app.command("show-prompt")
-def show_prompt(index: int = typer.Argument(..., help="The entry's index."),
+def show_prompt(index: int = typer.Argument(..., min=0, max=2**63 - 1, help="The entry's index."),
                 data_dir: Optional[Path] = DataDir) -> None:
     """Open the sealed prompt of one entry (needs the prompt key file; encrypted mode only)."""
     from ..audit.log import PROMPT_KEY_FILE

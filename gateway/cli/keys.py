@@ -34,4 +34,5 @@ def _show(data_dir: Optional[Path]) -> None:
     console.print(f"[bold]Signing certificate[/bold] ({source})")
     for key, value in info.items():
         console.print(f"  {key}: {value}")
-    console.print(f"  trusted when verifying: {'yes (HALLMARK_TRUST_DEV_ROOT)' if settings.trust_dev_root else 'only via HALLMARK_TRUST_ANCHORS'}")
+    console.print(f"  trusted when verifying: {'yes (HALLMARK_TRUST_DEV_ROOT)' if rt.dev_root_trusted else 'only via HALLMARK_TRUST_ANCHORS'}")
+    console.print(f"  time-stamp authority: {settings.tsa_url or 'none (signatures turn invalid when this certificate expires)'}")

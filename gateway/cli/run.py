@@ -20,12 +20,33 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (HALLMARK_
     import uvicorn
 
     from ..api import create_app
+    from ..api.server import server_config
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings_for(data_dir, **overrides)
     _check_policy_packs(settings)
     console.print(f"Hallmark listening on http://{settings.host}:{settings.port}  (data: {settings.data_dir.resolve()})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    server = uvicorn.Server(server_config(create_app(settings), host=settings.host, port=settings.port,
+                                          log_level="info", log_config=log_config()))
+    server.run()
+    if not server.started:  # as uvicorn.run does: a server that could not start (port taken) exits 3
+        raise typer.Exit(3)
+
+
+def log_config() -> dict:
+    """uvicorn's logging, with every handler passing lines through ``RedactingFilter``: an access line is logged
+    without its query string (where a client may have put its key) and any other line with credentials masked.
+    The gateway's own loggers (``hallmark.*``) write beside uvicorn's, through the same filter."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "gateway.core.redact.RedactingFilter"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    config["loggers"]["hallmark"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def _check_policy_packs(settings: Settings) -> None:
@@ -87,7 +108,10 @@ def _print_verdict(file: Path, verdict) -> None:
     c2pa, wm, reg = verdict.results()
     console.print(f"[bold]{file}[/bold]  ({verdict.mime}, sha256 {verdict.sha256[:16]}…)")
     colour = {"trusted": "green", "valid": "yellow", "invalid": "red"}.get(c2pa["validation_state"], "white")
-    line = f"  C2PA credentials: [{colour}]{c2pa['validation_state']}[/{colour}]"
+    state = c2pa["validation_state"]
+    if c2pa.get("trust") == "development root":
+        state += " (development root)"  # trusted only because this data directory's own CA is
+    line = f"  C2PA credentials: [{colour}]{state}[/{colour}]"
     if c2pa["issuer"]:
         line += f" — signed by {c2pa['issuer']}"
     if c2pa["generated_at"]:

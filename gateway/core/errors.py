@@ -11,13 +11,14 @@ class GatewayError(Exception):
     code: str | None = None
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
-                 extra: dict | None = None) -> None:
+                 extra: dict | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         if code is not None:
             self.code = code
         self.extra = extra or {}
+        self.headers = headers or {}  # HTTP headers the answer needs (e.g. Retry-After)
 
     def to_body(self) -> dict:
         error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
@@ -34,6 +35,11 @@ class Unauthorized(GatewayError):
     status = 401
     type = "authentication_error"
     code = "invalid_api_key"
+
+    def __init__(self, message: str, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        # RFC 9110 makes a 401 name the scheme that would succeed.
+        self.headers.setdefault("WWW-Authenticate", "Bearer")
 
 
 class Forbidden(GatewayError):
@@ -95,3 +101,17 @@ class PolicyRejected(GatewayError):
 
     status = 422
     code = "invalid_policy_pack"
+
+
+class RateLimited(GatewayError):
+    """A quota or rate limit was reached; ``Retry-After`` says when to try again (OpenAI's shape, so the SDK backs off
+    by itself)."""
+
+    status = 429
+    type = "requests"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float, param: str | None = None, code: str | None = None) -> None:
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(message, param=param, code=code, headers={"Retry-After": str(seconds)})
+        self.retry_after = seconds

@@ -69,6 +69,55 @@ def parse_tenant_policies(raw: str) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class Quota:
+    """What one tenant may use (0: no limit)."""
+
+    requests: str  # per API key, in the ``limits`` notation: "1200/minute"
+    queued_jobs: int
+    running_jobs: int
+    daily_pixel_seconds: int  # seconds x width x height of the videos requested per UTC day
+
+
+_QUOTA_KEYS = {"requests": "requests", "queued": "queued_jobs", "running": "running_jobs",
+               "daily": "daily_pixel_seconds"}
+
+
+def parse_tenant_quotas(raw: str) -> dict[str, dict[str, str | int]]:
+    """``tenant:requests=60/minute;queued=5;running=1;daily=2000000000,other:...`` -> per-tenant overrides."""
+    from limits import parse
+
+    out: dict[str, dict[str, str | int]] = {}
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        tenant, sep, spec = item.partition(":")
+        tenant = tenant.strip()
+        if not sep or not tenant or not spec.strip():
+            raise ValueError(f"HALLMARK_TENANT_QUOTAS entry {item!r} is not 'tenant:name=value;...'")
+        fields: dict[str, str | int] = {}
+        for part in spec.split(";"):
+            name, eq, value = part.partition("=")
+            name, value = name.strip(), value.strip()
+            if not eq or name not in _QUOTA_KEYS:
+                raise ValueError(f"HALLMARK_TENANT_QUOTAS entry {item!r}: {part.strip()!r} is not one of "
+                                 f"{', '.join(k + '=' for k in _QUOTA_KEYS)}")
+            if name == "requests":
+                try:
+                    parse(value)
+                except ValueError as exc:
+                    raise ValueError(f"HALLMARK_TENANT_QUOTAS entry {item!r}: {value!r} is not a rate "
+                                     "such as 60/minute") from exc
+                fields[_QUOTA_KEYS[name]] = value
+            else:
+                if not value.isdigit():
+                    raise ValueError(f"HALLMARK_TENANT_QUOTAS entry {item!r}: {name} must be a whole number ≥ 0")
+                fields[_QUOTA_KEYS[name]] = int(value)
+        out[tenant] = fields
+    return out
+
+
 class Settings(BaseSettings):
     """Every setting has an environment variable ``HALLMARK_<NAME>``; see the README's table."""
 
@@ -119,11 +168,40 @@ class Settings(BaseSettings):
                                                    "job ends, and at once when the video is deleted (0: at once)")
     cors_origins: str = Field(default="", description="Comma-separated origins allowed by CORS; empty = CORS off")
     tsa_url: str | None = Field(default=None, description="RFC 3161 time-stamp authority used at signing")
+    rate_limit: str = Field(default="1200/minute", description="Requests per API key (limits notation)")
+    auth_failure_limit: str = Field(default="30/minute",
+                                    description="Failed authentications per client address before 429")
+    rate_limit_storage: str = Field(default="memory://",
+                                    description="Where rate-limit counters live (limits storage URI, e.g. redis://)")
+    max_queued_jobs: int = Field(default=100, ge=0, description="Queued jobs per tenant (0: no limit)")
+    max_running_jobs: int = Field(default=0, ge=0, description="Running jobs per tenant (0: no limit)")
+    daily_pixel_seconds: int = Field(default=10_000_000_000, ge=0,
+                                     description="Seconds x width x height requested per tenant per UTC day "
+                                                 "(0: no limit)")
+    tenant_quotas: str = Field(default="", description="Per-tenant overrides: tenant:requests=..;queued=..;"
+                                                      "running=..;daily=.., ...")
 
     @field_validator("api_keys")
     @classmethod
     def _check_keys(cls, value: str) -> str:
         parse_api_keys(value)
+        return value
+
+    @field_validator("tenant_quotas")
+    @classmethod
+    def _check_tenant_quotas(cls, value: str) -> str:
+        parse_tenant_quotas(value)
+        return value
+
+    @field_validator("rate_limit", "auth_failure_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate such as 60/minute") from exc
         return value
 
     @field_validator("tenant_policies")
@@ -135,6 +213,17 @@ class Settings(BaseSettings):
     @cached_property
     def tenant_policy_sources(self) -> dict[str, str]:
         return parse_tenant_policies(self.tenant_policies)
+
+    @cached_property
+    def default_quota(self) -> Quota:
+        return Quota(requests=self.rate_limit, queued_jobs=self.max_queued_jobs, running_jobs=self.max_running_jobs,
+                     daily_pixel_seconds=self.daily_pixel_seconds)
+
+    @cached_property
+    def tenant_quota_overrides(self) -> dict[str, Quota]:
+        base = self.default_quota
+        return {tenant: Quota(**{**base.__dict__, **fields})
+                for tenant, fields in parse_tenant_quotas(self.tenant_quotas).items()}
 
     @cached_property
     def api_key_grants(self) -> list[ApiKeyGrant]:
@@ -155,5 +244,12 @@ class Settings(BaseSettings):
         return self.data_dir / "media"
 
     def ensure_dirs(self) -> None:
+        """Owner-only (0700): the data directory holds prompts, videos and keys. A directory made by an older
+        version (0755) is tightened; one this user does not own is left as the operator set it."""
         for path in (self.data_dir, self.keys_dir, self.media_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                if path.stat().st_mode & 0o077:
+                    path.chmod(0o700)
+            except PermissionError:
+                pass

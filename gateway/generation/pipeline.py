@@ -78,6 +78,7 @@ class MarkingOptions:
     organization: str  # the provider named in the disclosures
     watermark_strength: float
     mp4_crf: int
+    tsa_url: str | None = None  # RFC 3161 time-stamp authority: keeps the manifest valid past the certificate's expiry
 
 
 class Producer:
@@ -135,6 +136,7 @@ class Producer:
         signing = self._signing.get()
         try:
             signed_asset = sign_asset_with_store(issued.mp4, "video/mp4", manifest, signing,
+                                                 tsa_url=self._options.tsa_url,
                                                  ingredients=[reference] if reference else [])
         except SigningError:
             if reference is None or not reference.has_manifest:
@@ -142,7 +144,8 @@ class Producer:
             # c2pa-rs could not take the reference's own manifest (malformed): record the image without it.
             reference = dataclasses.replace(reference, data=png_bytes(job.reference_image), mime="image/png",
                                             has_manifest=False)
-            signed_asset = sign_asset_with_store(issued.mp4, "video/mp4", manifest, signing, ingredients=[reference])
+            signed_asset = sign_asset_with_store(issued.mp4, "video/mp4", manifest, signing,
+                                                 tsa_url=self._options.tsa_url, ingredients=[reference])
         signed = signed_asset.data
         manifest_id = active_manifest_label(signed_asset.manifest_store)
         progress(96)

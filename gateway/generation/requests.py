@@ -15,6 +15,7 @@ from ..core.errors import InvalidRequest
 
 _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 MIN_SECONDS, MAX_SECONDS = int(GEN_MIN_SECONDS), int(GEN_MAX_SECONDS)
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,10 @@ def parse_seconds(raw: str | None, default: int) -> int:
         value = float(raw)
     except ValueError:
         raise InvalidRequest(f"'seconds' must be a whole number of seconds, got {raw[:40]!r}.", param="seconds")
-    if value != int(value) or not MIN_SECONDS <= value <= MAX_SECONDS:
-        raise InvalidRequest(f"'seconds' must be a whole number from {MIN_SECONDS} to {MAX_SECONDS}, got {raw!r}.",
-                             param="seconds")
+    # The range test comes first: it is false for NaN and the infinities, which int() cannot take.
+    if not MIN_SECONDS <= value <= MAX_SECONDS or value != int(value):
+        raise InvalidRequest(f"'seconds' must be a whole number from {MIN_SECONDS} to {MAX_SECONDS}, "
+                             f"got {raw[:40]!r}.", param="seconds")
     return int(value)
 
 
@@ -83,10 +85,16 @@ def parse_prompt(raw: str | None, max_chars: int) -> str:
 
 
 def parse_seed(raw: str | None) -> int:
+    if raw is None or raw.strip() == "":
+        return secrets.randbelow(2**31)
     try:
-        return int(raw) if raw not in (None, "") else secrets.randbelow(2**31)
-    except ValueError:
-        raise InvalidRequest("'seed' must be an integer.", param="seed")
+        seed = int(raw)
+    except ValueError:  # also a string of more digits than Python converts
+        seed = None
+    # The seed is stored in a signed 64-bit column.
+    if seed is None or not 0 <= seed <= MAX_SEED:
+        raise InvalidRequest(f"'seed' must be an integer from 0 to {MAX_SEED}, got {raw[:40]!r}.", param="seed")
+    return seed
 
 
 def parse_video_form(form: VideoForm, defaults: RequestDefaults) -> VideoSpec:

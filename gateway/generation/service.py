@@ -1,15 +1,27 @@
 """Video generation as a use case: submit (moderate, then create the job), queries, deletion, downloads, operator
 reviews, and ``generate_now`` for the CLI, which runs the pipeline in the caller's process.
 
-Jobs live in the database, so a restart loses nothing (``gateway.generation.worker`` runs them)."""
+Jobs live in the database, so a restart loses nothing (``gateway.generation.worker`` runs them).
+
+The audit trail of a job: ``video.queued`` when it is created, then exactly one terminal entry — ``video.completed``
+(recorded by the worker once the signed files are stored) or ``video.failed`` with the job's ``code``
+(``generation_failed``, a refusal's own code such as ``registered_work_match``, ``interrupted``, ``cancelled``,
+``moderation_blocked`` on a rejected review). ``video.generated`` is not terminal: the pipeline records it, with the
+provenance details, before the files are stored (and also for ``hallmark generate``, which makes no job), so a job
+could still fail or be cancelled after it. ``review.*`` and ``video.deleted`` are an operator's or a client's
+actions, recorded beside the terminal entry, not instead of it.
+
+Prompts are kept in the jobs table only as long as needed: removed when the video is deleted, and
+``prompt_retention_days`` after the job ended (``purge_prompts``); the audit log has only their SHA-256."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from ..audit import AuditEvent, AuditLog
 from ..core.auth import Principal
@@ -21,6 +33,7 @@ from ..store.assets import AssetStore
 from ..store.db import Database, VideoJob, utcnow
 from ..store.queue import JobQueue
 from .pipeline import GenerationJob, ProducedVideo, Producer, Progress
+from .quotas import TenantQuotas
 from .requests import RequestDefaults, VideoForm, parse_video_form
 
 if TYPE_CHECKING:  # the generator package imports torch
@@ -53,7 +66,8 @@ def reference_original_name(reference_path: str) -> str:
 class GenerationService:
     def __init__(self, *, db: Database, assets: AssetStore, audit: AuditLog, queue: JobQueue,
                  moderation: ModerationService, generator: Lazy[VideoGenerator], producer: Producer,
-                 defaults: RequestDefaults) -> None:
+                 defaults: RequestDefaults, quotas: TenantQuotas, prompt_retention_days: int = 30) -> None:
+        self._quotas = quotas
         self._db = db
         self._assets = assets
         self._audit = audit
@@ -62,12 +76,14 @@ class GenerationService:
         self._generator = generator
         self._producer = producer
         self._defaults = defaults
+        self._prompt_retention = timedelta(days=prompt_retention_days)
         self._create_lock = threading.Lock()  # creation order (seq) is assigned one at a time
 
     # -- commands ------------------------------------------------------------------------------
     def submit(self, principal: Principal, form: VideoForm) -> VideoJob:
         """Validate the request, moderate it (a review holds the job for an operator), and queue the job."""
         spec = parse_video_form(form, self._defaults)
+        self._quotas.check_new_job(principal.tenant, seconds=spec.seconds, size=spec.size)
         generator = self._generator.get()
         model = (form.model or generator.name).strip()
         if model != generator.name:
@@ -127,9 +143,17 @@ class GenerationService:
                             video=self._producer.produce(job, progress))
 
     def delete(self, principal: Principal, video_id: str) -> None:
+        """Delete the video, its files and its prompt. A job that has not started ends here (``cancelled``); one
+        that is running is ended by its worker, which sees the deletion at its next progress report."""
         job = self.get(principal, video_id)
         with self._db.session.begin() as session:
-            session.execute(update(VideoJob).where(VideoJob.id == job.id).values(deleted_at=utcnow()))
+            session.execute(update(VideoJob).where(VideoJob.id == job.id).values(deleted_at=utcnow(), prompt=""))
+            # Conditional, so that a worker claiming the job at this moment and this delete cannot both end it.
+            cancelled = session.execute(
+                update(VideoJob).where(VideoJob.id == job.id, VideoJob.status == "queued")
+                .values(status="failed", error_code="cancelled", completed_at=utcnow(),
+                        error_message="The video was deleted before it was generated.")
+            ).rowcount
         original = reference_original_name(job.reference_path) if job.reference_path else None
         for name in (job.video_path, job.thumbnail_path, job.reference_path, original):
             if name:
@@ -137,6 +161,24 @@ class GenerationService:
         # The registry record and audit entries stay: the video can still be verified as ours.
         self._audit.append(AuditEvent(event="video.deleted", actor=principal.actor, tenant=principal.tenant,
                                       object_id=video_id, data={"status_at_delete": job.status}))
+        if cancelled:
+            self._audit.append(AuditEvent(event="video.failed", actor=principal.actor, tenant=principal.tenant,
+                                          object_id=video_id, data={"code": "cancelled",
+                                                                    "error": "deleted before it was generated"}))
+
+    def purge_prompts(self, *, now: datetime | None = None, retention_days: int | None = None) -> int:
+        """Blank the prompt of every deleted job and of every job that ended more than the retention period ago
+        (0 days: as soon as it ends); returns how many rows changed. The worker runs this at start, hourly and
+        after each job; ``hallmark jobs purge-prompts`` on demand."""
+        keep = self._prompt_retention if retention_days is None else timedelta(days=retention_days)
+        cutoff = (now or utcnow()).astimezone(timezone.utc) - keep  # stored as UTC wall time
+        with self._db.session.begin() as session:
+            return session.execute(
+                update(VideoJob).where(VideoJob.prompt != "", or_(
+                    VideoJob.deleted_at.is_not(None),
+                    VideoJob.status.in_(("completed", "failed")) & (VideoJob.completed_at <= cutoff),
+                )).values(prompt="")
+            ).rowcount
 
     # -- queries -------------------------------------------------------------------------------
     def get(self, principal: Principal, video_id: str) -> VideoJob:
@@ -183,19 +225,30 @@ class GenerationService:
                                         .order_by(VideoJob.seq)))
 
     def decide_review(self, video_id: str, *, approve: bool, actor: str, reason: str = "") -> VideoJob:
+        """Approve (the job becomes runnable) or reject (the job ends: ``review.rejected``, then its terminal
+        ``video.failed`` with ``moderation_blocked``)."""
+        message = "Rejected on review" + (f": {reason}" if reason else ".")
+        values: dict = {"review": "approved"} if approve else {
+            "review": "rejected", "status": "failed", "error_code": "moderation_blocked", "error_message": message,
+            "completed_at": utcnow()}
         with self._db.session.begin() as session:
             job = session.get(VideoJob, video_id)
-            if job is None or job.deleted_at is not None or job.review != "pending":
-                raise NotFound(f"No video awaiting review with id '{video_id}'.", param="video_id")
-            job.review = "approved" if approve else "rejected"
-            if not approve:
-                job.status = "failed"
-                job.error_code = "moderation_blocked"
-                job.error_message = "Rejected on review" + (f": {reason}" if reason else ".")
-                job.completed_at = utcnow()
+            # Conditional: two operators deciding at once, or a delete in between, decide (and audit) once.
+            decided = job is not None and session.execute(
+                update(VideoJob).where(VideoJob.id == video_id, VideoJob.deleted_at.is_(None),
+                                       VideoJob.review == "pending").values(**values)
+            ).rowcount
+        if not decided:
+            raise NotFound(f"No video awaiting review with id '{video_id}'.", param="video_id")
         self._audit.append(AuditEvent(event="review.approved" if approve else "review.rejected", actor=actor,
                                       tenant=job.tenant, object_id=video_id,
                                       data={"decision_id": job.decision_id, "reason": reason}))
-        self._queue.notify()
+        if approve:
+            self._queue.notify()
+        else:
+            self._audit.append(AuditEvent(event="video.failed", actor=actor, tenant=job.tenant, object_id=video_id,
+                                          data={"code": "moderation_blocked", "error": message}))
+            if not self._prompt_retention:
+                self.purge_prompts()
         with self._db.session() as session:
             return session.get(VideoJob, video_id)

@@ -7,16 +7,19 @@ the process died is queued again (or failed with a reason once it has used ``max
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import threading
 import time
+from typing import Callable
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from ..audit import AuditEvent, AuditLog
 from ..core.errors import GatewayError
+from ..core.redact import without_paths
 from ..store.assets import AssetStore
 from ..store.db import Database, VideoJob, utcnow
 from ..store.queue import JobQueue
@@ -32,19 +35,30 @@ class JobCancelled(Exception):
 
 class JobRunner:
     def __init__(self, *, db: Database, assets: AssetStore, audit: AuditLog, producer: Producer,
-                 max_attempts: int) -> None:
+                 max_attempts: int, running_limit: Callable[[str], int] = lambda _tenant: 0) -> None:
+        """``running_limit``: how many of a tenant's jobs may run at once (0: no limit)."""
         self._db = db
         self._assets = assets
         self._audit = audit
         self._producer = producer
         self._max_attempts = max_attempts
+        self._running_limit = running_limit
+        # When each tenant last had a job claimed here: the next claim goes to the tenant served longest ago, so one
+        # tenant's backlog delays another's next job by at most the job already running.
+        self._served: dict[str, int] = {}
+        self._claims = itertools.count(1)
 
     def recover(self) -> None:
         """Run at start-up: requeue interrupted jobs, or fail those that used all their attempts."""
         with self._db.session.begin() as session:
             stuck = list(session.scalars(select(VideoJob).where(VideoJob.status == "in_progress")))
             for job in stuck:
-                if job.attempts >= self._max_attempts:
+                if job.deleted_at is not None:  # deleted while it ran, and no worker lived to see it
+                    job.status = "failed"
+                    job.error_code = "cancelled"
+                    job.error_message = "The video was deleted while it was being generated."
+                    job.completed_at = utcnow()
+                elif job.attempts >= self._max_attempts:
                     job.status = "failed"
                     job.error_code = "interrupted"
                     job.error_message = (f"The gateway stopped while this video was being generated, "
@@ -55,14 +69,30 @@ class JobRunner:
                     job.progress = 0
         for job in stuck:
             log.warning("job %s was interrupted; now %s", job.id, job.status)
+            if job.status == "failed":
+                self._audit.append(AuditEvent(event="video.failed", actor="system", tenant=job.tenant,
+                                              object_id=job.id, data={"code": job.error_code,
+                                                                      "attempts": job.attempts,
+                                                                      "error": job.error_message}))
 
     def claim_next(self) -> VideoJob | None:
+        """Claim the oldest runnable job of the tenant served longest ago (among tenants under their running
+        limit); None when nothing can run now."""
+        runnable = (VideoJob.status == "queued", VideoJob.deleted_at.is_(None),
+                    or_(VideoJob.review.is_(None), VideoJob.review == "approved"))
         with self._db.session.begin() as session:
-            job = session.scalars(
-                select(VideoJob).where(VideoJob.status == "queued", VideoJob.deleted_at.is_(None),
-                                       or_(VideoJob.review.is_(None), VideoJob.review == "approved"))
-                .order_by(VideoJob.seq).limit(1)
-            ).first()
+            oldest = dict(session.execute(select(VideoJob.tenant, func.min(VideoJob.seq)).where(*runnable)
+                                          .group_by(VideoJob.tenant)).all())
+            if not oldest:
+                return None
+            running = dict(session.execute(select(VideoJob.tenant, func.count()).where(
+                VideoJob.status == "in_progress", VideoJob.tenant.in_(list(oldest))).group_by(VideoJob.tenant)).all())
+            eligible = [t for t in oldest if not (limit := self._running_limit(t)) or running.get(t, 0) < limit]
+            if not eligible:
+                return None
+            tenant = min(eligible, key=lambda t: (self._served.get(t, 0), oldest[t]))
+            job = session.scalars(select(VideoJob).where(VideoJob.tenant == tenant, VideoJob.seq == oldest[tenant],
+                                                         *runnable)).first()
             if job is None:
                 return None
             # Conditional update: with several workers (or processes) only one claims the job.
@@ -72,6 +102,7 @@ class JobRunner:
             ).rowcount
         if not claimed:
             return None
+        self._served[tenant] = next(self._claims)
         with self._db.session() as session:
             return session.get(VideoJob, job.id)
 
@@ -90,57 +121,96 @@ class JobRunner:
                 session.execute(update(VideoJob).where(VideoJob.id == job.id)
                                 .values(progress=max(1, min(99, percent))))
 
+        try:
+            result = self._producer.produce(self._task(job), progress)
+        except JobCancelled:
+            log.info("job %s deleted while running", job.id)
+            self._fail(job, "cancelled", "The video was deleted while it was being generated.")
+            return
+        except GatewayError as exc:  # a refusal with its own code (e.g. the output matches a registered work)
+            self._fail(job, exc.code or "generation_failed", exc.message)
+            return
+        except Exception as exc:  # the job fails with a reason; the worker lives on
+            log.exception("job %s failed", job.id)  # the full text, paths included, stays in the server's log
+            self._fail(job, "generation_failed", f"{type(exc).__name__}: {without_paths(str(exc))}")
+            return
+        video, thumbnail = f"{job.id}.mp4", f"{job.id}.jpg"
+        self._assets.put(video, result.mp4)
+        self._assets.put(thumbnail, result.thumbnail)
+        # A delete after the last progress report must not leave a completed job whose files nobody can reach.
+        if not self._finish(job.id, status="completed", video_path=video, thumbnail_path=thumbnail,
+                            unless_deleted=True):
+            self._assets.delete(video)
+            self._assets.delete(thumbnail)
+            self._fail(job, "cancelled", "The video was deleted while it was being generated.")
+            return
+        self._audit.append(AuditEvent(event="video.completed", actor="worker", tenant=job.tenant, object_id=job.id,
+                                      data={"content_id": job.content_id, "attempts": job.attempts}))
+
+    def _task(self, job: VideoJob) -> GenerationJob:
         width, height = (int(v) for v in job.size.split("x"))
         reference = original = None
         if job.reference_path:
             reference = np.asarray(Image.open(io.BytesIO(self._assets.get(job.reference_path))).convert("RGB"))
             if self._assets.exists(reference_original_name(job.reference_path)):
                 original = self._assets.get(reference_original_name(job.reference_path))
-        task = GenerationJob(
+        return GenerationJob(
             video_id=job.id, content_id=int(job.content_id, 16), tenant=job.tenant, actor="worker",
             prompt=job.prompt, seconds=int(job.seconds), size=(width, height), seed=job.seed,
             policy=job.policy, decision_id=job.decision_id, reference_image=reference, reference_original=original,
         )
-        try:
-            result = self._producer.produce(task, progress)
-        except JobCancelled:
-            log.info("job %s deleted while running", job.id)
-            self._finish(job.id, status="failed", error_code="cancelled",
-                         error_message="The video was deleted while it was being generated.")
-            return
-        except GatewayError as exc:  # a refusal with its own code (e.g. the output matches a registered work)
-            self._finish(job.id, status="failed", error_code=exc.code or "generation_failed", error_message=exc.message)
-            return
-        except Exception as exc:  # the job fails with a reason; the worker lives on
-            log.exception("job %s failed", job.id)
-            self._finish(job.id, status="failed", error_code="generation_failed",
-                         error_message=f"{type(exc).__name__}: {exc}")
-            self._audit.append(AuditEvent(event="video.failed", actor="worker", tenant=job.tenant,
-                                          object_id=job.id, data={"error": f"{type(exc).__name__}: {exc}"}))
-            return
-        self._assets.put(f"{job.id}.mp4", result.mp4)
-        self._assets.put(f"{job.id}.jpg", result.thumbnail)
-        self._finish(job.id, status="completed", video_path=f"{job.id}.mp4", thumbnail_path=f"{job.id}.jpg")
 
-    def _finish(self, video_id: str, **values) -> None:
+    def _fail(self, job: VideoJob, code: str, message: str) -> None:
+        """End the job as failed and record its terminal ``video.failed`` entry (once, whoever ends it)."""
+        if self._finish(job.id, status="failed", error_code=code, error_message=message):
+            self._audit.append(AuditEvent(event="video.failed", actor="worker", tenant=job.tenant, object_id=job.id,
+                                          data={"code": code, "error": message}))
+
+    def _finish(self, video_id: str, *, unless_deleted: bool = False, **values) -> bool:
+        """Move a running job to its end state; False when it was not running (already ended elsewhere) or, with
+        ``unless_deleted``, was deleted meanwhile."""
+        values.setdefault("progress", 100)
+        condition = [VideoJob.id == video_id, VideoJob.status == "in_progress"]
+        if unless_deleted:
+            condition.append(VideoJob.deleted_at.is_(None))
         with self._db.session.begin() as session:
-            values.setdefault("progress", 100)
-            session.execute(update(VideoJob).where(VideoJob.id == video_id)
-                            .values(completed_at=utcnow(), **values))
+            return bool(session.execute(update(VideoJob).where(*condition)
+                                        .values(completed_at=utcnow(), **values)).rowcount)
 
 
 class Worker:
-    """In-process worker threads. Generation is CPU-bound torch work; one thread is the default."""
+    """In-process worker threads. Generation is CPU-bound torch work; one thread is the default.
 
-    def __init__(self, runner: JobRunner, queue: JobQueue, count: int) -> None:
+    ``housekeeping`` (the prompt purge) runs at start, after each job and at least every ``housekeeping_every``
+    seconds while idle, so a retention of 0 days takes effect as a job ends and longer ones within the hour."""
+
+    def __init__(self, runner: JobRunner, queue: JobQueue, count: int,
+                 housekeeping: Callable[[], object] | None = None, housekeeping_every: float = 3600.0) -> None:
         self.runner = runner
         self.queue = queue
         self.count = count
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._housekeeping = housekeeping
+        self._housekeeping_every = housekeeping_every
+        self._housekeeping_due = 0.0
+        self._housekeeping_lock = threading.Lock()
+
+    def housekeep(self, *, only_if_due: bool = False) -> None:
+        if self._housekeeping is None:
+            return
+        with self._housekeeping_lock:
+            if only_if_due and time.monotonic() < self._housekeeping_due:
+                return
+            self._housekeeping_due = time.monotonic() + self._housekeeping_every
+            try:
+                self._housekeeping()
+            except Exception:  # retried at the next turn; the worker lives on
+                log.exception("housekeeping failed")
 
     def start(self) -> None:
         self.runner.recover()
+        self.housekeep()
         for n in range(self.count):
             thread = threading.Thread(target=self._loop, name=f"hallmark-worker-{n}", daemon=True)
             thread.start()
@@ -160,6 +230,8 @@ class Worker:
                 log.exception("claiming a job failed")
                 job = None
             if job is None:
+                self.housekeep(only_if_due=True)
                 self.queue.wait(1.0)
                 continue
             self.runner.run(job)
+            self.housekeep()

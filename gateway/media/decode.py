@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import av
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ..core.errors import MediaError, UndecodableMedia, UnsupportedMediaType
 from .bmff import truncation
@@ -30,6 +31,18 @@ __all__ = [
 
 # Images larger than this are refused before their pixels are decoded (Pillow's own bomb limit is 89 MP).
 MAX_IMAGE_PIXELS = 64_000_000
+# Below the refusal, a large image still costs its full-size decode (Pillow cannot decode a PNG, WebP or GIF at
+# reduced size; a JPEG it can). That buffer is the only full-size one: the image is then shrunk band by band to less
+# than 4 × max_pixels before it is resampled. Images past LARGE_IMAGE_PIXELS decode at most LARGE_DECODES at a time,
+# so concurrent uploads of large images cannot multiply that buffer.
+LARGE_IMAGE_PIXELS = 16_000_000
+LARGE_DECODES = 2
+_large_decodes = threading.BoundedSemaphore(LARGE_DECODES)
+_BAND_PIXELS = 2_000_000  # rows converted to RGB at a time while shrinking
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
 
 
 @dataclass
@@ -104,17 +117,25 @@ def _decode_image(data: bytes, mime: str, max_pixels: int) -> DecodedMedia:
                     f"The {mime} image is {img.width}×{img.height} pixels, more than the "
                     f"{MAX_IMAGE_PIXELS:,} this service decodes; send a smaller image."
                 )
-            img.seek(0)  # animated GIF/WebP: the first frame stands for the image
-            width, height = _scaled_size(img.width, img.height, max_pixels)
-            if mime == "image/jpeg":
-                img.draft("RGB", (width, height))  # cheap DCT-domain downscale first
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            rgb = img.convert("RGB")
-            width, height = _scaled_size(rgb.width, rgb.height, max_pixels)
-            if (width, height) != rgb.size:
-                rgb = rgb.resize((width, height), Image.Resampling.LANCZOS)
-            frame = np.asarray(rgb, dtype=np.uint8)
+            large = img.width * img.height > LARGE_IMAGE_PIXELS
+            if large:
+                _large_decodes.acquire()
+            try:
+                img.seek(0)  # animated GIF/WebP: the first frame stands for the image
+                if mime == "image/jpeg":
+                    img.draft("RGB", _scaled_size(img.width, img.height, max_pixels))  # DCT-domain downscale
+                img.load()
+                orientation = img.getexif().get(_EXIF_ORIENTATION)
+                rgb = _shrunk_rgb(img, max_pixels)
+            finally:
+                if large:
+                    _large_decodes.release()
+        width, height = _scaled_size(rgb.width, rgb.height, max_pixels)
+        if (width, height) != rgb.size:
+            rgb = rgb.resize((width, height), Image.Resampling.LANCZOS)
+        if orientation in _TRANSPOSE:
+            rgb = rgb.transpose(_TRANSPOSE[orientation])
+        frame = np.asarray(rgb, dtype=np.uint8)
     except MediaError:
         raise
     except Image.DecompressionBombError as exc:
@@ -124,6 +145,21 @@ def _decode_image(data: bytes, mime: str, max_pixels: int) -> DecodedMedia:
             f"The upload looks like {mime} but cannot be decoded ({exc}); the file may be corrupt or truncated."
         ) from exc
     return DecodedMedia(frames=frame[np.newaxis].copy(), fps=0.0, mime=mime, is_image=True, total_frames=1)
+
+
+def _shrunk_rgb(img: Image.Image, max_pixels: int) -> Image.Image:
+    """The decoded image in RGB, box-reduced by the largest whole factor that keeps it at least the size it is
+    resampled to; converted a band of rows at a time, so no second full-size copy is ever made."""
+    width, height = _scaled_size(img.width, img.height, max_pixels)
+    factor = max(1, min(img.width // width, img.height // height))
+    if factor == 1 and img.width * img.height <= _BAND_PIXELS:
+        return img.convert("RGB")
+    band = max(factor, _BAND_PIXELS // img.width // factor * factor)
+    out = Image.new("RGB", (-(-img.width // factor), -(-img.height // factor)))
+    for top in range(0, img.height, band):
+        part = img.crop((0, top, img.width, min(top + band, img.height))).convert("RGB")
+        out.paste(part.reduce(factor) if factor > 1 else part, (0, top // factor))
+    return out
 
 
 def ffmpeg_reason(exc: BaseException) -> str:

@@ -10,11 +10,13 @@ validation is audited as ``policy.reload_failed`` and leaves the previous pack a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import PurePath
 
 from policies import PolicyEngine, PolicyError, PolicyPack, PolicyRegistry
 
 from ..audit import AuditEvent, AuditLog
 from ..core.errors import NotFound, PolicyRejected
+from ..core.redact import without_paths
 
 GATEWAY_SCOPE = "*"
 ACTIVATED = "policy.activated"
@@ -26,10 +28,11 @@ class ActivePack:
     scope: str
     policy: str  # id@version
     digest: str
-    source: str
+    source: str  # the pack's file, as configured (for the operator's own ``hallmark policy list``)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As API clients and the audit log see it: the pack's file name, not where it lives on the server."""
+        return {**asdict(self), "source": PurePath(self.source).name if self.source else ""}
 
 
 class PolicyService:
@@ -95,15 +98,22 @@ class PolicyService:
                 self._audit_activation(pack, previous.to_dict() if previous else None, actor=actor,
                                        reason="reload")
         if failure is not None:
+            # Each problem names the pack's file; the admin who asked, and the log, get its name, not its path.
+            message = self._without_sources(str(failure))
+            errors = [self._without_sources(e) for e in failure.errors or [str(failure)]]
             self._audit.append(AuditEvent(event=RELOAD_FAILED, actor=actor,
-                                             data={"scope": scope or "all", "errors": failure.errors or
-                                                   [str(failure)], "message": str(failure)}))
-            raise PolicyRejected(f"Policy reload refused: {failure}", param="scope",
-                                 extra={"errors": failure.errors or [str(failure)],
-                                        "active": [p.to_dict() for p in self.active()]})
+                                             data={"scope": scope or "all", "errors": errors, "message": message}))
+            raise PolicyRejected(f"Policy reload refused: {message}", param="scope",
+                                 extra={"errors": errors, "active": [p.to_dict() for p in self.active()]})
         return after
 
     # -- internals --------------------------------------------------------------------------------------------
+    def _without_sources(self, text: str) -> str:
+        for pack in self.active():  # relative paths too, which ``without_paths`` leaves alone
+            if pack.source and PurePath(pack.source).name != pack.source:
+                text = text.replace(pack.source, PurePath(pack.source).name)
+        return without_paths(text)
+
     def _audit_activation(self, pack: ActivePack, previous: dict | None, *, actor: str, reason: str) -> None:
         self._audit.append(AuditEvent(
             event=ACTIVATED, actor=actor, tenant=None if pack.scope == GATEWAY_SCOPE else pack.scope,

@@ -65,7 +65,12 @@ class ProvenanceReport:
     validation_codes: list[str] = field(default_factory=list)
     manifest_json: dict | None = None
     active_manifest_id: str | None = None
-    signed_at: str | None = None  # the signature's time from a timestamp authority; None when it had none
+    signed_at: str | None = None  # the time a timestamp authority countersigned the signature; None without one
+    # c2pa-rs validated an RFC 3161 time-stamp over the signature. Its time replaces "now" when the signing
+    # certificate's validity is checked only if ``time_stamp_trusted`` (the TSA chains to an anchor): a trusted
+    # time-stamp keeps a manifest valid after its certificate expires; an untrusted one is informational.
+    time_stamped: bool = False
+    time_stamp_trusted: bool = False
     actions: list[dict] = field(default_factory=list)  # the active manifest's c2pa.actions, summarised
 
     @property
@@ -101,6 +106,11 @@ def _failure_codes(store: dict) -> list[str]:
     for entry in store.get("validation_status", []) or []:
         codes.append(entry.get("code"))
     return list(dict.fromkeys(code for code in codes if code))
+
+
+def _success_codes(store: dict) -> set[str]:
+    results = (store.get("validation_results") or {}).get("activeManifest") or {}
+    return {entry.get("code") for entry in results.get("success", []) or []}
 
 
 def _name_version(info: dict) -> str | None:
@@ -154,8 +164,12 @@ def _report(store: dict, *, anchors_given: bool) -> ProvenanceReport:
                     created_when = action.get("when")
                 actions.append(_action_summary(action))
     signature = manifest.get("signature_info") or {}
-    generated_at = (generation or {}).get("created_at") or created_when or signature.get("time")
-    # c2pa-rs reports signature_info.time only for a time-stamped signature (a TSA's countersignature).
+    # c2pa-rs reports signature_info.time only for a time-stamped signature (the TSA's genTime); the time counts
+    # only once the token's digest matched the signature (timeStamp.validated).
+    passed = _success_codes(store)
+    time_stamped = "timeStamp.validated" in passed and bool(signature.get("time"))
+    signed_at = signature.get("time") if time_stamped else None
+    generated_at = (generation or {}).get("created_at") or created_when or signed_at
     return ProvenanceReport(
         state=state,
         issuer=signature.get("issuer") or signature.get("common_name"),
@@ -166,7 +180,9 @@ def _report(store: dict, *, anchors_given: bool) -> ProvenanceReport:
         validation_codes=codes,
         manifest_json=store,
         active_manifest_id=active_id,
-        signed_at=signature.get("time"),
+        signed_at=signed_at,
+        time_stamped=time_stamped,
+        time_stamp_trusted=time_stamped and anchors_given and "timeStamp.trusted" in passed,
         actions=actions,
     )
 

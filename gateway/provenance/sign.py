@@ -78,7 +78,9 @@ def sign_asset_with_store(
                 builder.add_ingredient(ingredient.definition(), ingredient.mime, io.BytesIO(ingredient.data))
             store = builder.sign(signer, mime, io.BytesIO(data), out)
     except c2pa.C2paError as exc:
-        raise SigningError(f"c2pa-rs could not sign the {mime} asset: {exc}") from exc
+        # c2pa-rs's own text for an unreachable or failing TSA names neither the setting nor its role.
+        via = f" (the signature is time-stamped by {tsa_url}, HALLMARK_TSA_URL)" if tsa_url else ""
+        raise SigningError(f"c2pa-rs could not sign the {mime} asset: {exc}{via}") from exc
     signed = out.getvalue()
     if not signed:
         raise SigningError("c2pa-rs returned an empty signed asset.")

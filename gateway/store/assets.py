@@ -25,7 +25,7 @@ class LocalAssetStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # files are mkstemp's 0600, kept by the rename
 
     def _path(self, name: str) -> Path:
         if "/" in name or name.startswith("."):

@@ -13,6 +13,7 @@ from ..core.ids import content_id_hex
 from ..provenance import ProvenanceReport
 from ..registry import RegistryMatch
 from .assessment import Assessment, assess
+from .trust import TrustSource
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class Verdict:
     recovered: ProvenanceReport | None = None  # the registry's manifest store, validated against this file
     check_id: str = ""
     kept_as: str | None = None  # where the upload was kept (HALLMARK_KEEP_CHECK_UPLOADS), else None
+    # What vouched for a ``trusted`` manifest ("trust anchors" or "development root"); None when not trusted.
+    trust: TrustSource | None = None
+    recovered_trust: TrustSource | None = None
 
     @property
     def generated_here(self) -> bool:
@@ -56,8 +60,10 @@ class Verdict:
             "type": "c2pa",
             "outcome": "not_detected" if self.c2pa.state == "not_present" else "detected",
             "validation_state": self.c2pa.state,
+            "trust": self.trust,
             "issuer": self.c2pa.issuer,
             "signed_at": self.c2pa.signed_at,
+            "time_stamped": self.c2pa.time_stamped,
             "generated_at": self.c2pa.generated_at,
             "claim_generator": self.c2pa.claim_generator,
             "actions": list(self.c2pa.actions),
@@ -73,6 +79,7 @@ class Verdict:
             # The manifest itself comes with it (as c2pa-rs reads it); its signed bytes are at `manifest_url`.
             store = self.recovered.manifest_json or {}
             registry["recovered_manifest"] = {"validation_state": self.recovered.state,
+                                              "trust": self.recovered_trust,
                                               "issuer": self.recovered.issuer,
                                               "validation_codes": list(self.recovered.validation_codes),
                                               "actions": list(self.recovered.actions),

@@ -26,6 +26,7 @@ from ..media.sampling import watermark_indices
 from ..provenance import read_provenance
 from ..registry import FINGERPRINT_ALG, Registry, RegistryMatch, fingerprint_frames, sample_indices
 from .layers import Verdict, extract_watermark
+from .trust import TrustAnchors
 
 _EXTENSIONS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm", "video/x-matroska": "mkv",
                "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
@@ -60,19 +61,21 @@ def _decode_value(value: str, *, size: int) -> bytes:
 
 
 class VerificationService:
-    def __init__(self, *, registry: Registry, audit: AuditLog, trust_anchors: Callable[[], str | None],
+    def __init__(self, *, registry: Registry, audit: AuditLog, trust: Callable[[], TrustAnchors],
                  checks_dir: Path, keep_uploads: bool) -> None:
-        """``keep_uploads``: keep each checked file under ``checks_dir`` (owner-only); off by default, since a
+        """``trust``: the roots a check trusts (asked for on first use: the development root is made lazily).
+        ``keep_uploads``: keep each checked file under ``checks_dir`` (owner-only); off by default, since a
         check should not retain what it was given."""
         self._registry = registry
         self._audit = audit
-        self._trust_anchors = trust_anchors
+        self._trust = trust
         self.checks_dir = checks_dir
         self._keep_uploads = keep_uploads
 
     def verify(self, data: bytes, *, tenant: str | None, actor: str, check_id: str | None = None) -> Verdict:
         check_id = check_id or new_check_id()
-        anchors = self._trust_anchors()
+        trust = self._trust()
+        anchors = trust.pem
         # Decoded once for every layer: the frames the watermark reads and the frames the fingerprint samples (a
         # video's other frames are not converted, and long ones skip their non-reference frames).
         media = decode_upload(data, param="file", select=_selection)
@@ -93,14 +96,17 @@ class VerificationService:
             match = registry.by_content_id(int(wm.content_id, 16))
         if match is None:
             match = registry.by_fingerprint(fingerprint_frames(fp_frames))
-        recovered = None
+        recovered = store = None
         if match is not None and c2pa.state == "not_present" and match.manifest_id:
             store = registry.manifest_store(match.manifest_id)
             if store:
                 recovered = read_provenance(data, mime, trust_anchors_pem=anchors, manifest_store=store)
         kept = self._keep(check_id, mime, data) if self._keep_uploads else None
         verdict = Verdict(mime=mime, sha256=hashlib.sha256(data).hexdigest(), c2pa=c2pa, watermark=wm,
-                          registry=match, recovered=recovered, check_id=check_id, kept_as=kept)
+                          registry=match, recovered=recovered, check_id=check_id, kept_as=kept,
+                          trust=trust.source(c2pa, lambda pem: read_provenance(data, mime, trust_anchors_pem=pem)),
+                          recovered_trust=trust.source(recovered, lambda pem: read_provenance(
+                              data, mime, trust_anchors_pem=pem, manifest_store=store)))
         event = {"asset_sha256": verdict.sha256, "mime": mime, "c2pa": c2pa.state, "check_id": check_id,
                  "watermark": wm.content_id, "registry": match.method if match else None}
         if kept:
@@ -113,7 +119,7 @@ class VerificationService:
         """Write the checked upload to <checks dir>/<check id>.<ext> (owner-only); returns
         ``checks/<file name>``, the path relative to the data directory."""
         folder = self.checks_dir
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{check_id}.{_EXTENSIONS.get(mime, 'bin')}"
         fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:

@@ -26,7 +26,7 @@ def test_healthz(gateway):
     with gateway.client(None) as http:
         response = http.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "trust_dev_root": True}
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong-key", "Basic abc"])

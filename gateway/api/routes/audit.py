@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from ...audit import parse_time
 from ...audit.queries import AuditQueries
@@ -21,6 +21,10 @@ from ...store.db import AuditRow
 from ..deps import get_audit, get_principal
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+# Indices and tree sizes are SQLite integers (signed 64-bit); a larger number cannot name an entry and cannot be
+# bound as a query parameter, so it is refused with the rest of the request's validation.
+MAX_INDEX = 2**63 - 1
 
 
 def _b64(value: bytes) -> str:
@@ -53,7 +57,7 @@ def checkpoint(principal: Principal = Depends(get_principal), audit: AuditQuerie
 def list_entries(principal: Principal = Depends(get_principal), audit: AuditQueries = Depends(get_audit),
                  from_: str | None = Query(None, alias="from"), to: str | None = Query(None),
                  type_: str | None = Query(None, alias="type"), tenant: str | None = Query(None),
-                 after: int | None = Query(None, ge=-1), limit: int = Query(100, ge=1, le=1000),
+                 after: int | None = Query(None, ge=-1, le=MAX_INDEX), limit: int = Query(100, ge=1, le=1000),
                  order: Literal["asc", "desc"] = Query("asc")) -> dict:
     page = audit.entries(principal, event=type_, tenant=tenant, since=_time(from_, "from"), until=_time(to, "to"),
                          after=after, limit=limit, descending=order == "desc")
@@ -63,8 +67,9 @@ def list_entries(principal: Principal = Depends(get_principal), audit: AuditQuer
 
 
 @router.get("/entries/{index}")
-def get_entry(index: int, principal: Principal = Depends(get_principal), audit: AuditQueries = Depends(get_audit),
-              tree_size: int | None = Query(None, ge=1)) -> dict:
+def get_entry(index: int = Path(ge=0, le=MAX_INDEX), principal: Principal = Depends(get_principal),
+              audit: AuditQueries = Depends(get_audit),
+              tree_size: int | None = Query(None, ge=1, le=MAX_INDEX)) -> dict:
     proven = audit.entry(principal, index, tree_size=tree_size)
     body = entry_body(proven.row)
     if proven.checkpoint is not None:
@@ -75,7 +80,7 @@ def get_entry(index: int, principal: Principal = Depends(get_principal), audit: 
 
 
 @router.get("/consistency")
-def consistency(first: int = Query(..., ge=1), second: int | None = Query(None, ge=1),
+def consistency(first: int = Query(..., ge=1, le=MAX_INDEX), second: int | None = Query(None, ge=1, le=MAX_INDEX),
                 principal: Principal = Depends(get_principal), audit: AuditQueries = Depends(get_audit)) -> dict:
     proof = audit.consistency(first, second)
     body: dict = {"object": "audit.consistency_proof", "first": first}

@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ...core.auth import Principal
-from ..deps import check_health, get_principal, model_card
+from ..deps import check_health, dev_root_trusted, get_principal, model_card
 from ..schemas import Model
 
 router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz")
-def healthz(_healthy: None = Depends(check_health)) -> dict:
-    return {"status": "ok"}
+def healthz(_healthy: None = Depends(check_health), trust_dev_root: bool = Depends(dev_root_trusted)) -> dict:
+    return {"status": "ok", "trust_dev_root": trust_dev_root}
 
 
 @router.get("/v1/models")

@@ -10,7 +10,7 @@ from ...core.settings import Settings
 from ...generation.requests import VideoForm
 from ...generation.service import GenerationService
 from ..deps import get_generation, get_principal, get_settings
-from ..forms import file_field, read_form, text_field
+from ..forms import TEXT_FIELD_BYTES, file_field, read_form, text_field
 from ..schemas import Video, VideoDeleted, VideoPage
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
@@ -22,7 +22,9 @@ POLL_AFTER_MS = "500"
 async def create_video(request: Request, response: Response, principal: Principal = Depends(get_principal),
                        settings: Settings = Depends(get_settings),
                        generation: GenerationService = Depends(get_generation)) -> Video:
-    form = await read_form(request, max_bytes=settings.max_upload_bytes)
+    # A prompt at the character limit may take 4 bytes a character in UTF-8.
+    form = await read_form(request, max_bytes=settings.max_upload_bytes,
+                           max_text_bytes=max(TEXT_FIELD_BYTES, 4 * settings.max_prompt_chars))
     video = VideoForm(prompt=text_field(form, "prompt"), model=text_field(form, "model"),
                       seconds=text_field(form, "seconds"), size=text_field(form, "size"),
                       seed=text_field(form, "seed"),
