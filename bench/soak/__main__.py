@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> dict:
     data = pathlib.Path(tempfile.mkdtemp(prefix="hallmark-soak-"))
     env = dict(os.environ, HALLMARK_DATA_DIR=str(data), HALLMARK_PORT=str(port),
                HALLMARK_API_KEYS=",".join(f"{k}:tenant-{t}" for t, k in enumerate(keys)),
-               HALLMARK_DEFAULT_SIZE="128x128", HALLMARK_AUTH_FAILURE_LIMIT="100000/minute")
+               HALLMARK_DEFAULT_SIZE="128x128", HALLMARK_AUTH_FAILURE_LIMIT="100000/minute",
+               # The per-key request rate would turn most of the traffic into 429s; the queue and budget quotas stay.
+               HALLMARK_RATE_LIMIT="100000/minute")
     server = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
         drain_start = time.monotonic()
         pending = None
         with httpx.Client(base_url=base, timeout=60) as http:
-            while time.monotonic() - drain_start < 600:
+            while time.monotonic() - drain_start < 1800:
                 pending = 0
                 for key in keys:
                     page = http.get("/v1/videos", params={"limit": 100},

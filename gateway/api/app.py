@@ -9,14 +9,26 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from .. import __version__
 from ..core.errors import GatewayError
 from ..core.settings import Settings
+from . import openapi
 from .deps import running_gateway
 from .docs import router as docs_router
 from .limits import BodyLimit
-from .routes import audit, moderations, policies, provenance, reviews, soft_binding, system, videos, works
+from .routes import (
+    audit,
+    moderations,
+    policies,
+    provenance,
+    reviews,
+    soft_binding,
+    system,
+    videos,
+    works,
+)
 from .security import API_HEADERS, install_security
 
 log = logging.getLogger("hallmark.api")
@@ -67,10 +79,12 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
                               code="invalid_value")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        # e.g. the 405's Allow, which HTTP requires
-        return error_response(exc.status_code, str(exc.detail), code=code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return error_response(exc.status_code, str(exc.detail), code=code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -80,4 +94,22 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
                               code="internal_error", headers=API_HEADERS)
 
     install_security(app, settings)
+    openapi.install(app)
     return app
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette's own Allow names only the first route that matched the
+    path, and a path such as /v1/videos is served by one route per method."""
+    methods: set[str] = set()
+    scope = {**request.scope, "method": "GET"}
+
+    def visit(routes) -> None:
+        for route in routes:
+            if hasattr(route, "original_router"):  # an included router, as FastAPI wraps it
+                visit(route.original_router.routes)
+            elif isinstance(route, Route) and route.matches(scope)[0] != Match.NONE:
+                methods.update(route.methods or ())
+
+    visit(request.app.routes)
+    return ", ".join(sorted(methods))

@@ -19,8 +19,9 @@ from ...core.auth import Principal
 from ...core.errors import InvalidRequest
 from ...store.db import AuditRow
 from ..deps import get_audit, get_principal
+from ..openapi import AUTHENTICATED, errors
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=AUTHENTICATED)
 
 # Indices and tree sizes are SQLite integers (signed 64-bit); a larger number cannot name an entry and cannot be
 # bound as a query parameter, so it is refused with the rest of the request's validation.
@@ -66,7 +67,7 @@ def list_entries(principal: Principal = Depends(get_principal), audit: AuditQuer
             "first_id": rows[0].index if rows else None, "last_id": rows[-1].index if rows else None}
 
 
-@router.get("/entries/{index}")
+@router.get("/entries/{index}", responses=errors(404))
 def get_entry(index: int = Path(ge=0, le=MAX_INDEX), principal: Principal = Depends(get_principal),
               audit: AuditQueries = Depends(get_audit),
               tree_size: int | None = Query(None, ge=1, le=MAX_INDEX)) -> dict:

@@ -12,8 +12,9 @@ from pydantic import BaseModel
 from ...core.auth import Principal
 from ...moderation import ModerationService
 from ..deps import get_moderation, get_principal
+from ..openapi import AUTHENTICATED
 
-router = APIRouter(prefix="/v1", tags=["moderation"])
+router = APIRouter(prefix="/v1", tags=["moderation"], responses=AUTHENTICATED)
 
 
 class ModerationRequest(BaseModel):

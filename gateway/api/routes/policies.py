@@ -8,8 +8,9 @@ from fastapi.concurrency import run_in_threadpool
 from ...core.auth import Principal
 from ...moderation import PolicyService
 from ..deps import get_policies, require_admin
+from ..openapi import AUTHENTICATED, errors
 
-router = APIRouter(prefix="/v1/policies", tags=["policy"])
+router = APIRouter(prefix="/v1/policies", tags=["policy"], responses={**AUTHENTICATED, **errors(403)})
 
 
 @router.get("")
@@ -18,7 +19,7 @@ def list_policies(principal: Principal = Depends(require_admin),
     return {"object": "list", "data": policies.describe()}
 
 
-@router.post("/reload")
+@router.post("/reload", responses=errors(404, 422, described={422: "A pack failed validation; the previous one stays active"}))
 async def reload_policies(scope: str | None = Body(None, embed=True), principal: Principal = Depends(require_admin),
                           policies: PolicyService = Depends(get_policies)) -> dict:
     reloaded = await run_in_threadpool(lambda: policies.reload(scope, actor=principal.actor))

@@ -12,12 +12,14 @@ from ...core.settings import Settings
 from ...verification import VerificationService
 from ..deps import get_principal, get_settings, get_verification
 from ..forms import file_field, read_form
+from ..openapi import AUTHENTICATED, errors, multipart_body
 from ..schemas import ProvenanceCheck
 
-router = APIRouter(prefix="/v1", tags=["provenance"])
+router = APIRouter(prefix="/v1", tags=["provenance"], responses=AUTHENTICATED)
 
 
-@router.post("/content_provenance_checks", response_model=ProvenanceCheck)
+@router.post("/content_provenance_checks", response_model=ProvenanceCheck, responses=errors(413, 415, 422),
+             openapi_extra=multipart_body({"file": {"type": "string", "format": "binary"}}, required=["file"]))
 async def create_check(request: Request, principal: Principal = Depends(get_principal),
                        settings: Settings = Depends(get_settings),
                        verification: VerificationService = Depends(get_verification)) -> ProvenanceCheck:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -12,8 +12,9 @@ from ...core.settings import Settings
 from ...registry import RegistryMatch
 from ...verification import VerificationService
 from ..deps import get_principal, get_settings, get_verification
+from ..openapi import AUTHENTICATED, binary, errors
 
-router = APIRouter(tags=["c2pa soft binding resolution"])
+router = APIRouter(tags=["c2pa soft binding resolution"], responses=AUTHENTICATED)
 
 
 class BindingQuery(BaseModel):
@@ -37,19 +38,23 @@ def supported_algorithms(principal: Principal = Depends(get_principal)) -> dict:
 
 
 @router.get("/matches/byBinding")
-def matches_by_binding(alg: str, value: str, maxResults: int = 10, principal: Principal = Depends(get_principal),
+def matches_by_binding(alg: str, value: str, maxResults: int = Query(10, ge=1, le=100),
+                       principal: Principal = Depends(get_principal),
                        verification: VerificationService = Depends(get_verification)) -> dict:
     return _matches(verification.by_binding(alg, value, maxResults))
 
 
 @router.post("/matches/byBinding")
-def matches_by_binding_post(query: BindingQuery, maxResults: int = 10, principal: Principal = Depends(get_principal),
+def matches_by_binding_post(query: BindingQuery, maxResults: int = Query(10, ge=1, le=100),
+                            principal: Principal = Depends(get_principal),
                             verification: VerificationService = Depends(get_verification)) -> dict:
     return _matches(verification.by_binding(query.alg, query.value, maxResults))
 
 
-@router.post("/matches/byContent")
-async def matches_by_content(request: Request, maxResults: int = 10, principal: Principal = Depends(get_principal),
+@router.post("/matches/byContent", responses=errors(413, 415, 422), openapi_extra={"requestBody": {
+    "required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+async def matches_by_content(request: Request, maxResults: int = Query(10, ge=1, le=100),
+                             principal: Principal = Depends(get_principal),
                              settings: Settings = Depends(get_settings),
                              verification: VerificationService = Depends(get_verification)) -> dict:
     limit = settings.max_upload_bytes
@@ -65,7 +70,8 @@ async def matches_by_content(request: Request, maxResults: int = 10, principal: 
     return _matches([verdict.registry] if verdict.registry else [])
 
 
-@router.get("/manifests/{manifest_id}")
+@router.get("/manifests/{manifest_id}", response_class=Response,
+            responses={**binary(["application/c2pa"], "The signed C2PA manifest store"), **errors(404)})
 def get_manifest(manifest_id: str, principal: Principal = Depends(get_principal),
                  verification: VerificationService = Depends(get_verification)) -> Response:
     store = verification.manifest_store(manifest_id)

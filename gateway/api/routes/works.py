@@ -10,11 +10,15 @@ from ...core.settings import Settings
 from ...registry import WorkRegistry
 from ..deps import get_settings, get_works, require_admin
 from ..forms import file_field, read_form, text_field
+from ..openapi import AUTHENTICATED, errors, multipart_body
 
-router = APIRouter(prefix="/v1/registered_works", tags=["registered works"])
+router = APIRouter(prefix="/v1/registered_works", tags=["registered works"], responses={**AUTHENTICATED, **errors(403)})
 
 
-@router.post("")
+@router.post("", responses=errors(413, 415, 422),
+             openapi_extra=multipart_body({"file": {"type": "string", "format": "binary"},
+                                           "title": {"minLength": 1}, "owner": {}},
+                                          required=["file", "title"]))
 async def add_work(request: Request, principal: Principal = Depends(require_admin),
                    settings: Settings = Depends(get_settings), works: WorkRegistry = Depends(get_works)) -> dict:
     form = await read_form(request, max_bytes=settings.max_upload_bytes)
@@ -29,7 +33,7 @@ def list_works(principal: Principal = Depends(require_admin), works: WorkRegistr
     return {"object": "list", "data": works.list()}
 
 
-@router.delete("/{work_id}")
+@router.delete("/{work_id}", responses=errors(404))
 def remove_work(work_id: str, principal: Principal = Depends(require_admin),
                 works: WorkRegistry = Depends(get_works)) -> dict:
     works.remove(work_id, actor=principal.actor)
