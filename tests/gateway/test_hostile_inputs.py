@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import subprocess
 import sys
 import textwrap
@@ -301,3 +302,68 @@ def test_large_image_keeps_its_exif_orientation():
         frame = decode_media(out.getvalue(), max_pixels=200 * 400).frames[0]
         assert frame.shape == (400, 200, 3), (fmt, frame.shape)
         assert frame[:30].mean() > 200 and frame[-300:].mean() < 30, fmt
+
+
+# --- a corpus of hostile files and ids, through the API: always a 4xx that names the problem, never a 5xx -----------
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb's calling card)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + \
+        chunk(b"IEND", b"")
+
+
+def _hostile_files(mp4: bytes) -> dict[str, tuple[bytes, set[int]]]:
+    moov = mp4.find(b"moov")
+    html = b"<html><script>alert(1)</script></html>"
+    return {
+        "zero bytes": (b"", {400}),
+        "truncated mp4": (mp4[: len(mp4) // 3], {422}),
+        "corrupt moov": (mp4[:moov + 4] + bytes(64) + mp4[moov + 68:], {422}),
+        "mp4 header then noise": (mp4[:32] + random.Random(1).randbytes(4000), {422}),
+        "png bomb header": (_png_claiming(60000, 60000), {422}),
+        "html": (html, {415}),
+        # polyglots: valid media with another format appended or prepended
+        "png + html": (_png_claiming(16, 16) + html, {200, 422}),
+        "zip + png": (b"PK\x03\x04" + bytes(26) + _png_claiming(16, 16), {415}),
+    }
+
+
+def test_hostile_files_are_refused_with_a_reason(gateway, completed_video):
+    _, mp4 = completed_video
+    with gateway.client() as http:
+        for name, (data, expected) in _hostile_files(mp4).items():
+            for path, field in (("/v1/content_provenance_checks", "file"), ("/v1/videos", "input_reference")):
+                files = {field: ("upload.bin", data, "application/octet-stream")}
+                if path == "/v1/videos":
+                    files["prompt"] = (None, "a quiet street")
+                    if name in ("truncated mp4", "corrupt moov", "mp4 header then noise"):
+                        expected = {415}  # a video is not a reference image
+                response = http.post(path, files=files)
+                if path == "/v1/videos" and response.status_code == 200:
+                    assert 200 in expected, (name, path)
+                    continue
+                assert response.status_code in expected, (name, path, response.status_code, response.text)
+                if response.status_code >= 400:
+                    assert response.json()["error"]["message"], (name, path)
+
+
+@pytest.mark.parametrize("hostile", ["../../etc/passwd", "..%2F..%2Fkeys", "' OR 1=1 --", "video_1; DROP TABLE videos",
+                                     "%00", "a" * 5000])
+def test_hostile_ids_are_not_found(gateway, hostile):
+    from urllib.parse import quote
+
+    ident = quote(hostile, safe="%")
+    with gateway.client() as user, gateway.client(gateway.key_admin) as admin:
+        answers = [user.get(f"/v1/videos/{ident}"), user.delete(f"/v1/videos/{ident}"),
+                   user.get(f"/v1/videos/{ident}/content"), user.get(f"/manifests/{ident}"),
+                   admin.post(f"/v1/reviews/{ident}/approve"), admin.delete(f"/v1/registered_works/{ident}")]
+        for response in answers:
+            assert response.status_code in (400, 404), (hostile, response.request.url, response.status_code)
+        assert user.get("/v1/videos").status_code == 200  # the table is still there
