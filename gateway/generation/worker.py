@@ -7,10 +7,10 @@ the process died is queued again (or failed with a reason once it has used ``max
 from __future__ import annotations
 
 import io
-import itertools
 import logging
 import threading
 import time
+from datetime import datetime
 from typing import Callable
 
 import numpy as np
@@ -21,7 +21,7 @@ from ..audit import AuditEvent, AuditLog
 from ..core.errors import GatewayError
 from ..core.redact import without_paths
 from ..store.assets import AssetStore
-from ..store.db import Database, VideoJob, utcnow
+from ..store.db import Database, TenantScheduleRow, VideoJob, utcnow
 from ..store.queue import JobQueue
 from .pipeline import GenerationJob, Producer
 from .service import reference_original_name
@@ -43,10 +43,6 @@ class JobRunner:
         self._producer = producer
         self._max_attempts = max_attempts
         self._running_limit = running_limit
-        # When each tenant last had a job claimed here: the next claim goes to the tenant served longest ago, so one
-        # tenant's backlog delays another's next job by at most the job already running.
-        self._served: dict[str, int] = {}
-        self._claims = itertools.count(1)
 
     def recover(self) -> None:
         """Run at start-up: requeue interrupted jobs, or fail those that used all their attempts."""
@@ -90,7 +86,12 @@ class JobRunner:
             eligible = [t for t in oldest if not (limit := self._running_limit(t)) or running.get(t, 0) < limit]
             if not eligible:
                 return None
-            tenant = min(eligible, key=lambda t: (self._served.get(t, 0), oldest[t]))
+            # The tenant served longest ago goes first (never served: first of all), so one tenant's backlog delays
+            # another's next job by at most the jobs already running.
+            served = dict(session.execute(select(TenantScheduleRow.tenant, TenantScheduleRow.last_claimed_at)
+                                          .where(TenantScheduleRow.tenant.in_(eligible))).all())
+            tenant = min(eligible, key=lambda t: (served[t].replace(tzinfo=None) if t in served else datetime.min,
+                                                  oldest[t]))
             job = session.scalars(select(VideoJob).where(VideoJob.tenant == tenant, VideoJob.seq == oldest[tenant],
                                                          *runnable)).first()
             if job is None:
@@ -100,9 +101,10 @@ class JobRunner:
                 update(VideoJob).where(VideoJob.id == job.id, VideoJob.status == "queued")
                 .values(status="in_progress", attempts=VideoJob.attempts + 1, progress=1)
             ).rowcount
+            if claimed:
+                session.merge(TenantScheduleRow(tenant=tenant, last_claimed_at=utcnow()))
         if not claimed:
             return None
-        self._served[tenant] = next(self._claims)
         with self._db.session() as session:
             return session.get(VideoJob, job.id)
 

@@ -68,6 +68,15 @@ class VideoJob(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class TenantScheduleRow(Base):
+    """When each tenant last had a job claimed, by any worker of any process: the worker serves the tenant waiting
+    longest next (a table of its own, so databases made before it simply gain it)."""
+
+    __tablename__ = "tenant_schedule"
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RegistryRecord(Base):
     """What the gateway generated, kept for verification after the asset itself is deleted."""
 

@@ -143,3 +143,18 @@ def test_a_tenant_at_its_running_limit_waits(tmp_path):
         assert rt.runner.claim_next().tenant == "quiet"
     finally:
         rt.close()
+
+
+def test_fairness_holds_across_worker_processes(tmp_path):
+    # Two runtimes on one database stand for two worker processes: what one served, the other knows.
+    first, second = Runtime(Settings(data_dir=tmp_path)), Runtime(Settings(data_dir=tmp_path))
+    try:
+        busy, quiet = (Principal(tenant=t, role="user", key_id=t) for t in ("busy", "quiet"))
+        backlog = [first.generation.create(busy, _request(), _moderation()).id for _ in range(3)]
+        late = first.generation.create(quiet, _request(), _moderation()).id
+        assert first.runner.claim_next().id == backlog[0]
+        assert second.runner.claim_next().id == late
+        assert second.runner.claim_next().id == backlog[1]
+    finally:
+        first.close()
+        second.close()
