@@ -110,17 +110,24 @@ class GenerationService:
             self._assets.put(reference_path, request.reference_png)
             if request.reference_original is not None:
                 self._assets.put(reference_original_name(reference_path), request.reference_original)
-        with self._create_lock, self._db.session.begin() as session:
-            seq = (session.scalar(select(func.max(VideoJob.seq))) or 0) + 1
-            job = VideoJob(
-                id=video_id, seq=seq, tenant=principal.tenant, status="queued", progress=0,
-                prompt=request.prompt, prompt_sha256=prompt_sha256(request.prompt), model=request.model,
-                seconds=str(request.seconds), size=f"{request.size[0]}x{request.size[1]}", seed=request.seed,
-                content_id=f"{content_id:016x}", policy=moderation.policy, decision_id=moderation.decision_id,
-                reference_path=reference_path, created_at=utcnow(),
-                review="pending" if moderation.action == "review" else None,
-            )
-            session.add(job)
+        try:
+            with self._create_lock, self._db.session.begin() as session:
+                seq = (session.scalar(select(func.max(VideoJob.seq))) or 0) + 1
+                job = VideoJob(
+                    id=video_id, seq=seq, tenant=principal.tenant, status="queued", progress=0,
+                    prompt=request.prompt, prompt_sha256=prompt_sha256(request.prompt), model=request.model,
+                    seconds=str(request.seconds), size=f"{request.size[0]}x{request.size[1]}", seed=request.seed,
+                    content_id=f"{content_id:016x}", policy=moderation.policy, decision_id=moderation.decision_id,
+                    reference_path=reference_path, created_at=utcnow(),
+                    review="pending" if moderation.action == "review" else None,
+                )
+                session.add(job)
+        except BaseException:
+            # No job row, so nothing may stay behind that only a job would clean up.
+            if reference_path is not None:
+                self._assets.delete(reference_path)
+                self._assets.delete(reference_original_name(reference_path))
+            raise
         self._audit.append(AuditEvent(
             event="video.queued", actor=principal.actor, tenant=principal.tenant, object_id=video_id,
             data={"decision_id": moderation.decision_id, "model": request.model, "seconds": request.seconds,
