@@ -18,6 +18,7 @@ from .generation.quotas import TenantQuotas
 from .generation.requests import RequestDefaults
 from .generation.service import GenerationService
 from .generation.worker import JobRunner, Worker
+from .media.fetch import UrlFetcher, parse_networks
 from .moderation import ModerationService, PolicyService
 from .provenance import ProvenanceKeyError, SigningMaterial, describe_material, ensure_dev_ca, load_signing_material
 from .registry import Registry, WorkRegistry
@@ -25,6 +26,7 @@ from .store.assets import LocalAssetStore
 from .store.db import Database
 from .store.queue import InProcessQueue
 from .verification import VerificationService
+from .verification.public import PublicChecks
 from .verification.trust import TrustAnchors
 
 SIGNER_EVENT = "keys.signing_certificate"
@@ -182,6 +184,12 @@ class Runtime:
         s = self.settings
         return VerificationService(registry=self.registry, audit=self.audit, trust=self._trust,
                                    checks_dir=Path(s.data_dir) / "checks", keep_uploads=s.keep_check_uploads)
+
+    @cached_property
+    def public(self) -> PublicChecks:
+        s = self.settings
+        fetcher = UrlFetcher(max_bytes=s.max_upload_bytes, allow=parse_networks(s.public_fetch_allow))
+        return PublicChecks(verification=self.verification, fetcher=fetcher, db=self.db, audit=self.audit)
 
     @cached_property
     def audit_queries(self) -> AuditQueries:

@@ -639,14 +639,15 @@ def sweep_scales(lumas: list[np.ndarray], tried: list[float], params: DctSsParam
     return [s for _, s in sorted(refined, reverse=True)]
 
 
-def extract(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS) -> coding.DecodedPayload:
-    """Decode the payload, searching for crops and rescales when the frames are not as they were marked.
+def extract(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS, *, search: bool = True) -> coding.DecodedPayload:
+    """Decode the payload, searching for crops and rescales (unless `search` is false) when the frames are not as
+    they were marked.
 
     At most 1 + MAX_SEARCH_DECODES decodes are tried (README.md: false positives).
     """
     # Pass 1: the frames as marked (the common case: no geometric change).
     first = coding.decode(symbol_evidence(frames, params))
-    if first.payload is not None:
+    if first.payload is not None or not search:
         return first
 
     # Pass 2: estimate the scale from the tile's spectral lines, undo it, find the grid and tile

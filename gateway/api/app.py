@@ -23,6 +23,7 @@ from .routes import (
     moderations,
     policies,
     provenance,
+    public,
     reviews,
     soft_binding,
     system,
@@ -30,6 +31,7 @@ from .routes import (
     works,
 )
 from .security import API_HEADERS, install_security
+from .web import router as verify_page_router
 
 log = logging.getLogger("hallmark.api")
 
@@ -63,6 +65,9 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
     app.include_router(reviews.router)
     app.include_router(policies.router)
     app.include_router(audit.router)
+    app.include_router(public.router)
+    app.include_router(public.admin_router)
+    app.include_router(verify_page_router)
 
     # Added first, so it is the innermost middleware: its 413 passes through the others like any response.
     app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)

@@ -13,12 +13,13 @@ from fastapi import Depends, Request
 from ..audit.queries import AuditQueries
 from ..bootstrap import Runtime
 from ..core.auth import Principal
-from ..core.errors import Forbidden, Unauthorized
+from ..core.errors import Forbidden, NotFound, Unauthorized
 from ..core.settings import Settings
 from ..generation.service import GenerationService
 from ..moderation import ModerationService, PolicyService
 from ..registry import WorkRegistry
 from ..verification import VerificationService
+from ..verification.public import PublicChecks
 
 log = logging.getLogger("hallmark.api")
 
@@ -106,6 +107,26 @@ def get_principal(request: Request) -> Principal:
         raise
     runtime.quotas.count_request(principal)
     return principal
+
+
+def get_public(request: Request) -> PublicChecks:
+    """The keyless public checks: 404 while HALLMARK_PUBLIC_CHECKS is off, 429 past HALLMARK_PUBLIC_RATE_LIMIT for
+    the client address (the proxy's, behind one that does not pass the client's on to uvicorn)."""
+    runtime = _runtime(request)
+    require_public(request)
+    address = request.client.host if request.client else "unknown"
+    runtime.limiter.hit(runtime.limiter.parse(runtime.settings.public_rate_limit), "public", address,
+                        what="public checks from this address")
+    return runtime.public
+
+
+def require_public(request: Request) -> None:
+    if not _runtime(request).settings.public_checks:
+        raise NotFound(f"No route {request.url.path}.")
+
+
+def get_feedback_admin(request: Request) -> PublicChecks:
+    return _runtime(request).public
 
 
 def require_admin(request: Request, principal: Principal = Depends(get_principal)) -> Principal:

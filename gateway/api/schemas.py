@@ -73,6 +73,8 @@ class ProvenanceCheck(BaseModel):
     generated_by_this_gateway: bool
     verdict: dict  # gateway.verification.assessment.Assessment: origin, content_id, video_id, confidence, altered, evidence
     results: list[dict]
+    # Per segment of the clip (one for an image): gateway.verification.timeline.Segment.to_dict
+    timeline: list[dict] = []
 
 
 class Model(BaseModel):

@@ -98,7 +98,8 @@ def verify(file: Path = typer.Argument(..., exists=True, dir_okay=False, readabl
     if as_json:
         print(json.dumps({"file": str(file), "sha256": verdict.sha256, "mime": verdict.mime,
                           "generated_by_this_gateway": verdict.generated_here,
-                          "verdict": verdict.assessment.to_dict(), "results": results}, indent=2))
+                          "verdict": verdict.assessment.to_dict(), "results": results,
+                          "timeline": verdict.timeline_dicts()}, indent=2))
     else:
         _print_verdict(file, verdict)
     raise typer.Exit(0 if verdict.generated_here and verdict.c2pa.state != "invalid" else 1)

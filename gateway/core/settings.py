@@ -180,6 +180,13 @@ class Settings(BaseSettings):
                                                  "(0: no limit)")
     tenant_quotas: str = Field(default="", description="Per-tenant overrides: tenant:requests=..;queued=..;"
                                                       "running=..;daily=.., ...")
+    # On by default: SB 942 asks a covered provider for a free public detection tool, and the surface is read-only,
+    # keyless by design and rate limited per address. An operator who does not want it turns it off.
+    public_checks: bool = Field(default=True, description="Serve /verify and the keyless /v1/public/* endpoints")
+    public_rate_limit: str = Field(default="30/minute",
+                                   description="Public checks and feedback per client address (limits notation)")
+    public_fetch_allow: str = Field(default="", description="CIDRs a public URL check may reach even though they are "
+                                                            "private, loopback or link-local (comma-separated)")
 
     @field_validator("api_keys")
     @classmethod
@@ -193,7 +200,7 @@ class Settings(BaseSettings):
         parse_tenant_quotas(value)
         return value
 
-    @field_validator("rate_limit", "auth_failure_limit")
+    @field_validator("rate_limit", "auth_failure_limit", "public_rate_limit")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         from limits import parse
@@ -202,6 +209,16 @@ class Settings(BaseSettings):
             parse(value)
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a rate such as 60/minute") from exc
+        return value
+
+    @field_validator("public_fetch_allow")
+    @classmethod
+    def _check_fetch_allow(cls, value: str) -> str:
+        import ipaddress
+
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the bad entry
         return value
 
     @field_validator("tenant_policies")

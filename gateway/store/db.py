@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Integer,
     LargeBinary,
@@ -120,6 +121,18 @@ class RegisteredWorkRow(Base):
     owner: Mapped[str] = mapped_column(String(256))
     fingerprints: Mapped[list] = mapped_column(JSON)
     asset_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PublicFeedbackRow(Base):
+    """A member of the public saying a check's verdict was right or wrong (SB 942 asks for a way to give feedback).
+    Keyed to the check's id, never to the file checked, which is not kept."""
+
+    __tablename__ = "public_feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    check_id: Mapped[str] = mapped_column(String(40), index=True)
+    verdict_was_wrong: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

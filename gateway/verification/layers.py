@@ -45,6 +45,8 @@ class Verdict:
     # What vouched for a ``trusted`` manifest ("trust anchors" or "development root"); None when not trusted.
     trust: TrustSource | None = None
     recovered_trust: TrustSource | None = None
+    # Per-segment findings (gateway.verification.timeline.Segment), in time order; empty when not asked for.
+    timeline: tuple = ()
 
     @property
     def generated_here(self) -> bool:
@@ -88,11 +90,14 @@ class Verdict:
                                                   self.recovered.active_manifest_id)}
         return [c2pa, self.watermark.to_dict(), registry]
 
+    def timeline_dicts(self) -> list[dict]:
+        return [segment.to_dict() for segment in self.timeline]
 
-def extract_watermark(frames: np.ndarray) -> WatermarkResult:
-    """The watermark layer: the content id the frames carry, if any."""
+
+def extract_watermark(frames: np.ndarray, *, search: bool = True) -> WatermarkResult:
+    """The watermark layer: the content id the frames carry, if any (``search``: see ``watermark.extract``)."""
     try:
-        detection = watermark.extract(frames)
+        detection = watermark.extract(frames, search=search)
     except watermark.WatermarkError as exc:
         return WatermarkResult(detected=False, content_id=None, confidence=0.0, note=str(exc))
     if detection.payload is None:

@@ -24,8 +24,10 @@ from ..core.ids import new_check_id
 from ..media import decode_upload
 from ..media.sampling import watermark_indices
 from ..provenance import read_provenance
-from ..registry import FINGERPRINT_ALG, Registry, RegistryMatch, fingerprint_frames, sample_indices
+from ..registry import FINGERPRINT_ALG, Registry, RegistryMatch, sample_indices
+from ..registry.fingerprint import frame_fingerprint
 from .layers import Verdict, extract_watermark
+from .timeline import read_timeline, timeline_indices
 from .trust import TrustAnchors
 
 _EXTENSIONS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm", "video/x-matroska": "mkv",
@@ -38,6 +40,11 @@ FINGERPRINT_SBR_ALG = f"com.hallmark.{FINGERPRINT_ALG}"
 def _selection(total: int, height: int, width: int) -> list[int]:
     """Every frame a check uses: the watermark's and the fingerprint's."""
     return sorted(set(watermark_indices(total, height, width).tolist()) | set(sample_indices(total).tolist()))
+
+
+def _selection_with_timeline(total: int, height: int, width: int) -> list[int]:
+    """The check's frames and the timeline's (gateway.verification.timeline)."""
+    return sorted(set(_selection(total, height, width)) | set(timeline_indices(total, height, width).tolist()))
 
 
 def _pick(media, wanted: np.ndarray) -> np.ndarray:
@@ -72,21 +79,35 @@ class VerificationService:
         self.checks_dir = checks_dir
         self._keep_uploads = keep_uploads
 
-    def verify(self, data: bytes, *, tenant: str | None, actor: str, check_id: str | None = None) -> Verdict:
+    def verify(self, data: bytes, *, tenant: str | None, actor: str, check_id: str | None = None,
+               timeline: bool = True) -> Verdict:
+        """``timeline``: also read each segment of the clip (``Verdict.timeline``); the whole-clip verdict is the
+        same either way."""
         check_id = check_id or new_check_id()
         trust = self._trust()
         anchors = trust.pem
-        # Decoded once for every layer: the frames the watermark reads and the frames the fingerprint samples (a
-        # video's other frames are not converted, and long ones skip their non-reference frames).
-        media = decode_upload(data, param="file", select=_selection)
+        # Decoded once for every layer: the frames the watermark reads, the frames the fingerprint samples and the
+        # timeline's share of each window (a video's other frames are not converted, and long ones skip their
+        # non-reference frames).
+        media = decode_upload(data, param="file", select=_selection_with_timeline if timeline else _selection)
         mime = media.mime
         c2pa = read_provenance(data, mime, trust_anchors_pem=anchors)
         if media.indices is None:
-            wm_frames = fp_frames = media.frames
+            wm_frames = media.frames
+            fp_indices = np.zeros(1, dtype=int)
         else:
             height, width = media.frames.shape[1:3]
             wm_frames = _pick(media, watermark_indices(media.total_frames, height, width))
-            fp_frames = _pick(media, sample_indices(media.total_frames))
+            fp_indices = sample_indices(media.total_frames)
+            fp_indices = fp_indices[np.isin(fp_indices, media.indices)]
+        hashes: dict[int, str] = {}  # source frame index → its fingerprint, shared by the clip and its segments
+
+        def frame_hash(index: int) -> str:
+            if index not in hashes:
+                position = 0 if media.indices is None else int(np.searchsorted(media.indices, index))
+                hashes[index] = frame_fingerprint(media.frames[position])
+            return hashes[index]
+
         wm = extract_watermark(wm_frames)
         registry = self._registry
         match = None
@@ -95,7 +116,11 @@ class VerificationService:
         if match is None and wm.detected and wm.content_id is not None:
             match = registry.by_content_id(int(wm.content_id, 16))
         if match is None:
-            match = registry.by_fingerprint(fingerprint_frames(fp_frames))
+            match = registry.by_fingerprint([frame_hash(int(i)) for i in fp_indices])
+        segments = ()
+        if timeline:
+            segments = tuple(read_timeline(media.frames, media.indices, media.total_frames, media.fps, wm, frame_hash,
+                                           registry.by_fingerprint, fp_indices))
         recovered = store = None
         if match is not None and c2pa.state == "not_present" and match.manifest_id:
             store = registry.manifest_store(match.manifest_id)
@@ -106,7 +131,8 @@ class VerificationService:
                           registry=match, recovered=recovered, check_id=check_id, kept_as=kept,
                           trust=trust.source(c2pa, lambda pem: read_provenance(data, mime, trust_anchors_pem=pem)),
                           recovered_trust=trust.source(recovered, lambda pem: read_provenance(
-                              data, mime, trust_anchors_pem=pem, manifest_store=store)))
+                              data, mime, trust_anchors_pem=pem, manifest_store=store)),
+                          timeline=segments)
         event = {"asset_sha256": verdict.sha256, "mime": mime, "c2pa": c2pa.state, "check_id": check_id,
                  "watermark": wm.content_id, "registry": match.method if match else None}
         if kept:

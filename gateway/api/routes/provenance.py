@@ -29,4 +29,5 @@ async def create_check(request: Request, principal: Principal = Depends(get_prin
                                                                   actor=principal.actor))
     return ProvenanceCheck(id=verdict.check_id, created_at=int(time.time()),
                            generated_by_this_gateway=verdict.generated_here,
-                           verdict=verdict.assessment.to_dict(), results=verdict.results())
+                           verdict=verdict.assessment.to_dict(), results=verdict.results(),
+                           timeline=verdict.timeline_dicts())
