@@ -41,7 +41,7 @@ _ACTION_FIELDS = ("action", "when", "software_agent", "digital_source_type")
 _RECOVERED_FIELDS = ("validation_state", "trust", "issuer", "actions")
 # A timeline segment (gateway.verification.timeline.Segment): where it is in the file and what each layer found
 # there. A field the segment gains later is left out until it is named here.
-_SEGMENT_FIELDS = ("start", "end", "frames")
+_SEGMENT_FIELDS = ("start", "end", "frames", "thumbnail")
 _SEGMENT_WATERMARK_FIELDS = ("detected", "content_id", "confidence")
 _SEGMENT_REGISTRY_FIELDS = ("content_id", "frames")
 

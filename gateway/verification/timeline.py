@@ -11,12 +11,14 @@ stricter one-frame limits.
 
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from ..media import thumbnail_jpeg
 from ..media.sampling import evenly_spaced
 from ..registry import RegistryMatch
 from .layers import WatermarkResult, extract_watermark
@@ -56,6 +58,10 @@ def segment_windows(total: int, fps: float) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+# Thumbnails stay small: up to 20 of them ride in every check's answer (about 2 KB each).
+THUMBNAIL_SIDE = 96
+
+
 @dataclass(frozen=True)
 class Segment:
     start: float
@@ -64,16 +70,21 @@ class Segment:
     registry: RegistryMatch | None
     frames: tuple[int, ...]  # the fingerprinted frames (source indices)
     matched: tuple[int, ...] = ()  # those the registry record matched
+    thumbnail: bytes | None = None  # a small JPEG of the segment's middle frame, to see what was checked
+
 
     def to_dict(self) -> dict:
         registry = None
         if self.registry is not None:
             registry = {"content_id": self.registry.content_id, "video_id": self.registry.video_id,
                         "frames": list(self.matched)}
-        return {"start": self.start, "end": self.end,
-                "watermark": {"detected": self.watermark.detected, "content_id": self.watermark.content_id,
-                              "confidence": round(self.watermark.confidence, 4)},
-                "registry": registry, "frames": list(self.frames)}
+        out = {"start": self.start, "end": self.end,
+               "watermark": {"detected": self.watermark.detected, "content_id": self.watermark.content_id,
+                             "confidence": round(self.watermark.confidence, 4)},
+               "registry": registry, "frames": list(self.frames)}
+        if self.thumbnail is not None:
+            out["thumbnail"] = "data:image/jpeg;base64," + base64.b64encode(self.thumbnail).decode()
+        return out
 
 
 def read_timeline(frames: np.ndarray, indices: np.ndarray | None, total: int, fps: float,
@@ -86,7 +97,7 @@ def read_timeline(frames: np.ndarray, indices: np.ndarray | None, total: int, fp
     if indices is None:
         match = lookup([frame_hash(0)])
         return [Segment(start=0.0, end=0.0, watermark=whole, registry=match, frames=(0,),
-                        matched=(0,) if match else ())]
+                        matched=(0,) if match else (), thumbnail=_thumbnail(frames[:1]))]
     height, width = frames.shape[1:3]
     per_window = _frames_per_window(height, width)
     segments = []
@@ -111,5 +122,10 @@ def read_timeline(frames: np.ndarray, indices: np.ndarray | None, total: int, fp
                         and m.content_id == match.content_id)
         segments.append(Segment(start=round(first / fps, 3) if fps else 0.0,
                                 end=round(end / fps, 3) if fps else None, watermark=wm, registry=match,
-                                frames=tuple(checked), matched=matched))
+                                frames=tuple(checked), matched=matched,
+                                thumbnail=_thumbnail(frames[picks[len(picks) // 2]][None])))
     return segments
+
+
+def _thumbnail(frames: np.ndarray) -> bytes:
+    return thumbnail_jpeg(frames, max_side=THUMBNAIL_SIDE, quality=70)

@@ -511,6 +511,10 @@ def test_page_by_keyboard_alone_shows_which_seconds_of_a_splice_are_ours(fetchin
     classes = tools.eval("[...document.querySelectorAll('#timeline li')].map(li => li.className)")
     assert classes == ["seg-ours"] * ours_seconds + ["seg-theirs"] * ours_seconds, classes
     assert completed_video[0]["content_id"] in tools.eval("document.getElementById('timeline-ids').textContent")
+    # Each second shows what was checked there: a thumbnail the browser decoded (a data: image the CSP allows).
+    assert tools.wait_for("[...document.querySelectorAll('#timeline li img')].length === "
+                          f"{2 * ours_seconds} && [...document.querySelectorAll('#timeline li img')]"
+                          ".every(img => img.complete && img.naturalWidth > 0)")
     shot = tools.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
     (tmp_path / "verify-splice.png").write_bytes(base64.b64decode(shot["data"]))
     assert tools.eval("window.__csp") == []

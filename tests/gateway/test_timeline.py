@@ -70,6 +70,16 @@ def test_a_spliced_clip_shows_which_seconds_are_ours(runtime, marked, other):
     for segment in segments[2:]:
         assert segment["watermark"]["detected"] is False and segment["watermark"]["content_id"] is None
         assert segment["registry"] is None and all(48 <= i < 96 for i in segment["frames"])
+    # each segment carries a small JPEG of what was checked there
+    import base64
+    import io
+
+    from PIL import Image
+
+    for segment in segments:
+        assert segment["thumbnail"].startswith("data:image/jpeg;base64,")
+        thumb = Image.open(io.BytesIO(base64.b64decode(segment["thumbnail"].split(",", 1)[1])))
+        assert thumb.format == "JPEG" and max(thumb.size) <= 96
     # the whole-clip verdict is what it was without the timeline
     plain = runtime.verification.verify(_mp4(np.concatenate([marked, other])), tenant=None, actor="test",
                                         timeline=False)

@@ -15,7 +15,7 @@ from ..deps import get_settings, require_public
 PAGE_PATH = "/verify"
 ASSETS_PATH = f"{PAGE_PATH}/assets"
 
-PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 _DIR = files(__name__)

@@ -144,7 +144,15 @@ function render(body) {
     const span = typeof segment.end === "number" ? `${fmt(start)}–${fmt(segment.end)} s` : `${fmt(start)} s`;
     const item = document.createElement("li");
     item.className = mine ? "seg-ours" : "seg-theirs";
-    item.textContent = `${fmt(start)} ${mine ? "✓" : "✗"}`;  // not by colour alone
+    if (typeof segment.thumbnail === "string" && segment.thumbnail.startsWith("data:image/jpeg;base64,")) {
+      const thumb = document.createElement("img");
+      thumb.src = segment.thumbnail;
+      thumb.alt = "";  // the item's label says what the segment is
+      item.append(thumb);
+    }
+    const label = document.createElement("span");
+    label.textContent = `${fmt(start)} ${mine ? "✓" : "✗"}`;  // not by colour alone
+    item.append(label);
     item.title = `${span}: ${mine ? t("legendOurs") : t("legendTheirs")}` +
       (segment.content_id ? ` (${t("contentId")} ${segment.content_id})` : "");
     item.setAttribute("aria-label", item.title);
