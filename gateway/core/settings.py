@@ -83,10 +83,19 @@ _QUOTA_KEYS = {"requests": "requests", "queued": "queued_jobs", "running": "runn
                "daily": "daily_pixel_seconds"}
 
 
-def parse_tenant_quotas(raw: str) -> dict[str, dict[str, str | int]]:
-    """``tenant:requests=60/minute;queued=5;running=1;daily=2000000000,other:...`` -> per-tenant overrides."""
+def check_rate(value: str, *, where: str = "") -> str:
+    """``value`` if it is a rate in the ``limits`` notation ("60/minute"), else a ValueError saying so."""
     from limits import parse
 
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}{value!r} is not a rate such as 60/minute") from exc
+    return value
+
+
+def parse_tenant_quotas(raw: str) -> dict[str, dict[str, str | int]]:
+    """``tenant:requests=60/minute;queued=5;running=1;daily=2000000000,other:...`` -> per-tenant overrides."""
     out: dict[str, dict[str, str | int]] = {}
     for item in raw.split(","):
         item = item.strip()
@@ -104,12 +113,7 @@ def parse_tenant_quotas(raw: str) -> dict[str, dict[str, str | int]]:
                 raise ValueError(f"HALLMARK_TENANT_QUOTAS entry {item!r}: {part.strip()!r} is not one of "
                                  f"{', '.join(k + '=' for k in _QUOTA_KEYS)}")
             if name == "requests":
-                try:
-                    parse(value)
-                except ValueError as exc:
-                    raise ValueError(f"HALLMARK_TENANT_QUOTAS entry {item!r}: {value!r} is not a rate "
-                                     "such as 60/minute") from exc
-                fields[_QUOTA_KEYS[name]] = value
+                fields[_QUOTA_KEYS[name]] = check_rate(value, where=f"HALLMARK_TENANT_QUOTAS entry {item!r}: ")
             else:
                 if not value.isdigit():
                     raise ValueError(f"HALLMARK_TENANT_QUOTAS entry {item!r}: {name} must be a whole number ≥ 0")
@@ -203,13 +207,7 @@ class Settings(BaseSettings):
     @field_validator("rate_limit", "auth_failure_limit", "public_rate_limit")
     @classmethod
     def _check_rate(cls, value: str) -> str:
-        from limits import parse
-
-        try:
-            parse(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a rate such as 60/minute") from exc
-        return value
+        return check_rate(value)
 
     @field_validator("public_fetch_allow")
     @classmethod

@@ -31,14 +31,13 @@ class TenantQuotas:
         self._limiter = limiter
         self._default = default
         self._overrides = dict(overrides)
-        self._rates = {q.requests: RateLimiter.parse(q.requests) for q in [default, *overrides.values()]}
 
     def quota(self, tenant: str) -> Quota:
         return self._overrides.get(tenant, self._default)
 
     def count_request(self, principal: Principal) -> None:
         """One API request by this key (every authenticated route)."""
-        rate = self._rates[self.quota(principal.tenant).requests]
+        rate = RateLimiter.parse(self.quota(principal.tenant).requests)  # parsed once per rate (cached)
         self._limiter.hit(rate, "key", principal.key_id, what="requests for this API key")
 
     def check_new_job(self, tenant: str, *, seconds: int, size: tuple[int, int], now: datetime | None = None) -> None:
