@@ -9,20 +9,25 @@ from __future__ import annotations
 
 from .builtin import BUILTIN_NAME, describe_model, load_builtin
 from .types import (
+    CONTINUE,
     MAX_SECONDS,
     MIN_SECONDS,
     SUPPORTED_SIZES,
+    TRANSFORM,
     Frames,
     GenerationRequest,
     GeneratorError,
     ProgressCallback,
     SizeRange,
+    SourceVideo,
     VideoGenerator,
+    capabilities_of,
     validate_request,
 )
 
 __all__ = [
     "BUILTIN_NAME",
+    "CONTINUE",
     "MAX_SECONDS",
     "MIN_SECONDS",
     "SUPPORTED_SIZES",
@@ -31,7 +36,10 @@ __all__ = [
     "GeneratorError",
     "ProgressCallback",
     "SizeRange",
+    "SourceVideo",
+    "TRANSFORM",
     "VideoGenerator",
+    "capabilities_of",
     "describe_model",
     "load_builtin",
     "validate_request",

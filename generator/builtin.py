@@ -9,11 +9,22 @@ import threading
 from pathlib import Path
 
 from . import data
-from .types import MAX_SECONDS, MIN_SECONDS, SUPPORTED_SIZES, Frames, GenerationRequest, ProgressCallback
+from .types import (
+    CONTINUE,
+    MAX_SECONDS,
+    MIN_SECONDS,
+    SUPPORTED_SIZES,
+    TRANSFORM,
+    Frames,
+    GenerationRequest,
+    ProgressCallback,
+)
 
 BUILTIN_NAME = "hallmark-dit-mini-1"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 OUTPUT_FPS = 8.0
+# Video-to-video: remix/edit by partial noising (SDEdit) and extend by holding the source's last frames.
+CAPABILITIES = frozenset({TRANSFORM, CONTINUE})
 
 
 def vocabulary_words() -> frozenset[str]:
@@ -53,7 +64,11 @@ def describe_model(weights_dir: str | Path | None = None) -> dict:
         f"triangles come out as asked, squares often with rounded or ragged corners (read as circles in about half "
         f"of the held-out clips). "
         f"Sampled at {m['frames']}×{m['size']}×{m['size']} "
-        f"and upsampled. Other prompts still yield a clip, but not what they describe."
+        f"and upsampled. Other prompts still yield a clip, but not what they describe. "
+        f"Video-to-video: remix/edit noises the source (resampled to the native grid) to strength "
+        f"{cfg.get('source_strength', 0.5):g} by default and redraws it under the prompt, keeping its motion and "
+        f"layout; extend holds the source's last {cfg.get('continue_frames', 4)} frames (at the new segment's "
+        f"spacing) while it samples the frames that follow them."
     )
     measured = None
     if (wd / "eval.json").is_file():
@@ -77,7 +92,12 @@ def describe_model(weights_dir: str | Path | None = None) -> dict:
             "guidance_out_of_vocabulary": cfg.get("out_of_vocabulary_guidance", 1.0),
             "guidance_with_reference_image": cfg.get("reference_guidance", 3.0),
             "reference_strength": cfg.get("reference_strength", 0.8),
+            "source_strength": cfg.get("source_strength", 0.5),
+            "guidance_with_source": cfg.get("source_guidance", 5.0),
+            "continue_held_frames": cfg.get("continue_frames", 4),
+            "guidance_continue": cfg.get("continue_guidance", 4.0),
         },
+        "capabilities": sorted(CAPABILITIES),
         "training": {k: cfg[k] for k in ("train_steps", "train_minutes", "batch", "parameters") if k in cfg},
         "held_out_accuracy": measured,
     }
@@ -100,6 +120,7 @@ class BuiltinVideoGenerator:
         self.name = BUILTIN_NAME
         self.description = info["description"]
         self.info = info
+        self.capabilities = CAPABILITIES
         model = VideoDiT(DiTConfig.from_dict(cfg["model"]))
         state = load_file(str(wd / "model.safetensors"))
         model.load_state_dict(state)
@@ -114,6 +135,10 @@ class BuiltinVideoGenerator:
             default_guidance=float(cfg.get("default_guidance", 4.0)),
             reference_strength=float(cfg.get("reference_strength", 0.8)),
             reference_guidance=float(cfg.get("reference_guidance", 3.0)),
+            source_strength=float(cfg.get("source_strength", 0.5)),
+            source_guidance=float(cfg.get("source_guidance", 5.0)),
+            continue_frames=int(cfg.get("continue_frames", 4)),
+            continue_guidance=float(cfg.get("continue_guidance", 4.0)),
         )
         self.out_of_vocabulary_guidance = float(cfg.get("out_of_vocabulary_guidance", 1.0))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class SizeRange:
     """
 
     min_side: int = 128
-    max_side: int = 1280
+    max_side: int = 1920
     multiple: int = 16
 
     def __contains__(self, size: object) -> bool:
@@ -62,6 +62,30 @@ class SizeRange:
 SUPPORTED_SIZES = SizeRange()
 
 
+SourceMode = Literal["transform", "continue"]
+
+# What a generator can do besides text(+image)-to-video; a generator names them in ``capabilities``.
+TRANSFORM, CONTINUE = "transform", "continue"
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """A clip the request works from (video-to-video).
+
+    ``mode="transform"`` (remix, edit): the source is partially noised to ``strength`` (0 < strength ≤ 1; 1 ignores
+    the source entirely) and denoised under the prompt (SDEdit), so its motion and layout carry over while the
+    prompt changes what it shows; the output has the request's size and seconds.
+    ``mode="continue"`` (extend): the output is *only the new frames*, ``seconds`` long, which continue the source's
+    last frames (those are held fixed while the new ones are denoised); the caller stitches source + new.
+    ``strength`` is ignored for "continue".
+    """
+
+    frames: np.ndarray  # T×H×W×3 uint8 RGB
+    fps: float
+    mode: SourceMode = "transform"
+    strength: float | None = None  # None: the generator's default
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     prompt: str
@@ -74,6 +98,8 @@ class GenerationRequest:
     # sampling (image-to-video by partial noising): it biases the layout and
     # colours of every frame, most visibly the background.
     reference_image: np.ndarray | None = None
+    # Video-to-video; a generator without the matching entry in ``capabilities`` raises GeneratorError for it.
+    source: SourceVideo | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +116,15 @@ class Frames:
 class VideoGenerator(Protocol):
     name: str
     description: str
+    # Optional (read with ``capabilities_of``): a subset of {TRANSFORM, CONTINUE}; absent means neither.
+    # capabilities: frozenset[str]
 
     def generate(self, request: GenerationRequest, *, progress: ProgressCallback | None = None) -> Frames: ...
+
+
+def capabilities_of(generator: object) -> frozenset[str]:
+    """What ``generator`` can do with a ``SourceVideo`` (empty for a text-to-video-only generator)."""
+    return frozenset(getattr(generator, "capabilities", ()) or ())
 
 
 def validate_request(request: GenerationRequest) -> None:
@@ -128,3 +161,17 @@ def validate_request(request: GenerationRequest) -> None:
     ):
         desc = f"{type(img).__name__}" if not isinstance(img, np.ndarray) else f"array {img.shape} {img.dtype}"
         raise GeneratorError(f"reference_image must be an H×W×3 uint8 RGB array, got {desc}")
+    src = request.source
+    if src is not None:
+        if not isinstance(src, SourceVideo):
+            raise GeneratorError(f"source must be a SourceVideo, got {type(src).__name__}")
+        f = src.frames
+        if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 4 or f.shape[3] != 3 or f.shape[0] < 1:
+            desc = type(f).__name__ if not isinstance(f, np.ndarray) else f"array {f.shape} {f.dtype}"
+            raise GeneratorError(f"source frames must be a T×H×W×3 uint8 RGB array with T ≥ 1, got {desc}")
+        if src.mode not in (TRANSFORM, CONTINUE):
+            raise GeneratorError(f"source mode must be {TRANSFORM!r} or {CONTINUE!r}, got {src.mode!r}")
+        if not (isinstance(src.fps, int | float) and 0 < float(src.fps) <= 240):
+            raise GeneratorError(f"source fps must be a number in (0, 240], got {src.fps!r}")
+        if src.strength is not None and not (isinstance(src.strength, int | float) and 0 < float(src.strength) <= 1):
+            raise GeneratorError(f"source strength must be in (0, 1] (or None for the default), got {src.strength!r}")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from .decision import Decision, MatchedRule
 from .pack import CATEGORIES, PolicyError, PolicyPack
 from .rules import AllowListRule, CategoryThresholdRule, CombinationRule, DenyListRule, Rule, Subject, matching_form
+from .visual import VisualPolicy
 
 __all__ = ["PolicyEngine"]
 
@@ -39,6 +40,7 @@ class PolicyEngine:
             raise PolicyError(f"policy pack {pack.ref} has no rule that can review or block anything")
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.allow_rule = AllowListRule(pack.allow_list) if pack.allow_list else None
+        self.visual = VisualPolicy(pack.visual, pack.ref)  # pictures: reference images and generated frames
 
     def evaluate(self, *, text: str, scores: Mapping[str, float]) -> Decision:
         """Decide on one prompt. ``scores`` maps categories to probabilities in [0, 1]; a category without a score

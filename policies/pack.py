@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
+from .visual import DEFAULT_VISUAL_RULES, VisualRules, visual_rules_from_dict
+
 __all__ = [
     "CATEGORIES", "LABELS", "SHIPPED_PACKS", "PACKS_DIR", "PolicyError", "CategoryThreshold", "Combination",
     "PolicyPack", "load_pack", "pack_from_dict",
@@ -38,7 +40,7 @@ SHIPPED_PACKS: tuple[str, ...] = ("default", "strict")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")
 _TOP_LEVEL_REQUIRED = ("id", "version", "thresholds", "labels")
-_TOP_LEVEL_OPTIONAL = ("description", "allow_list", "deny_list", "combinations")
+_TOP_LEVEL_OPTIONAL = ("description", "allow_list", "deny_list", "combinations", "visual")
 
 
 class PolicyError(ValueError):
@@ -77,6 +79,7 @@ class PolicyPack:
     labels: tuple[str, ...]
     combinations: tuple[Combination, ...] = ()
     description: str = ""
+    visual: VisualRules = DEFAULT_VISUAL_RULES  # pictures: reference images and generated frames
     source: str | None = field(default=None, compare=False)
     digest: str | None = field(default=None, compare=False)  # SHA-256 of the YAML text (or canonical JSON of a dict)
 
@@ -99,6 +102,7 @@ class PolicyPack:
                 for c in self.combinations
             ],
             "labels": list(self.labels),
+            "visual": self.visual.to_dict(),
         }
 
 
@@ -158,6 +162,7 @@ def pack_from_dict(data: Any, *, source: str = "<dict>", digest: str | None = No
     deny_list = _phrases(data.get("deny_list", []), "deny_list", err)
     labels = _labels(data.get("labels"), err) if "labels" in data else ()
     combinations = _combinations(data.get("combinations", []), err)
+    visual = visual_rules_from_dict(data.get("visual"), err)
 
     if errors:
         summary = f"invalid policy pack {source} ({len(errors)} problem{'s' if len(errors) > 1 else ''}):\n  " + \
@@ -165,7 +170,8 @@ def pack_from_dict(data: Any, *, source: str = "<dict>", digest: str | None = No
         raise PolicyError(summary, errors)
     return PolicyPack(
         id=pack_id, version=version, thresholds=MappingProxyType(thresholds), allow_list=allow_list,
-        deny_list=deny_list, labels=labels, combinations=combinations, description=description, source=source,
+        deny_list=deny_list, labels=labels, combinations=combinations, description=description, visual=visual,
+        source=source,
         digest=digest or hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest(),
     )
 

@@ -12,14 +12,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from .. import __version__
+from ..core import request_id
 from ..core.errors import GatewayError
 from ..core.settings import Settings
-from . import openapi
+from . import metrics, openapi
 from .deps import running_gateway
 from .docs import router as docs_router
 from .limits import BodyLimit
 from .routes import (
     audit,
+    characters,
+    hash_lists,
     moderations,
     policies,
     provenance,
@@ -30,7 +33,7 @@ from .routes import (
     videos,
     works,
 )
-from .security import API_HEADERS, install_security
+from .security import API_HEADERS, ResponseHeaders, install_security
 from .web import router as verify_page_router
 
 log = logging.getLogger("hallmark.api")
@@ -57,6 +60,9 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
                   description="Moderated, watermarked and C2PA-signed video generation; provenance checks.")
     app.include_router(docs_router)
     app.include_router(system.router)
+    app.include_router(characters.router)  # before /v1/videos/{video_id}: "characters" is not a video id
+    app.include_router(characters.admin_router)
+    app.include_router(hash_lists.router)
     app.include_router(videos.router)
     app.include_router(provenance.router)
     app.include_router(soft_binding.router)
@@ -68,9 +74,12 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
     app.include_router(public.router)
     app.include_router(public.admin_router)
     app.include_router(verify_page_router)
+    app.include_router(metrics.router)
 
     # Added first, so it is the innermost middleware: its 413 passes through the others like any response.
     app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
+    app.state.request_metrics = metrics.RequestMetrics()
+    app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.request_metrics)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(_request: Request, exc: GatewayError) -> JSONResponse:
@@ -92,11 +101,13 @@ def create_app(settings: Settings | None = None, *, start_worker: bool = True,
         return error_response(exc.status_code, str(exc.detail), code=code, headers=headers or None)
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        rid = request.scope.get(ResponseHeaders.SCOPE_KEY) or request_id.new_request_id()
+        log.exception("unhandled error (request %s)", rid)
         # Answered outside every middleware (Starlette's ServerErrorMiddleware), so the headers are added here.
-        return error_response(500, "The gateway hit an internal error; it has been logged.", type_="server_error",
-                              code="internal_error", headers=API_HEADERS)
+        return error_response(500, f"The gateway hit an internal error; it has been logged as request {rid}.",
+                              type_="server_error", code="internal_error",
+                              headers={**API_HEADERS, request_id.HEADER: rid})
 
     install_security(app, settings)
     openapi.install(app)

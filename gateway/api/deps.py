@@ -15,8 +15,11 @@ from ..bootstrap import Runtime
 from ..core.auth import Principal
 from ..core.errors import Forbidden, NotFound, Unauthorized
 from ..core.settings import Settings
+from ..generation.metrics import JobMetrics
 from ..generation.service import GenerationService
 from ..moderation import ModerationService, PolicyService
+from ..moderation.characters import CharacterService
+from ..moderation.hashlists import HashListService
 from ..registry import WorkRegistry
 from ..verification import VerificationService
 from ..verification.public import PublicChecks
@@ -89,8 +92,20 @@ def get_works(request: Request) -> WorkRegistry:
     return _runtime(request).works
 
 
+def get_characters(request: Request) -> CharacterService:
+    return _runtime(request).characters
+
+
+def get_hash_lists(request: Request) -> HashListService:
+    return _runtime(request).hash_lists
+
+
 def get_audit(request: Request) -> AuditQueries:
     return _runtime(request).audit_queries
+
+
+def get_job_metrics(request: Request) -> JobMetrics:
+    return _runtime(request).job_metrics
 
 
 def get_principal(request: Request) -> Principal:

@@ -7,6 +7,8 @@ The whole body is bounded before this by ``gateway.api.limits.BodyLimit``."""
 
 from __future__ import annotations
 
+import json
+
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
@@ -96,3 +98,20 @@ async def file_field(form: FormData, name: str, *, max_bytes: int, required: boo
     if not data:
         raise InvalidRequest(f"'{name}' is empty (0 bytes).", param=name, code="empty_file")
     return data
+
+
+async def read_json_object(request: Request, *, max_bytes: int) -> dict:
+    """A JSON object body of at most ``max_bytes`` (read as it streams in: a longer one is refused before it is
+    all received)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise PayloadTooLarge(f"The JSON body is longer than {max_bytes} bytes.", param=None)
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise InvalidRequest("The body is not valid JSON.", param=None, code="invalid_json") from exc
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("The body must be a JSON object.", param=None, code="invalid_json")
+    return parsed

@@ -14,6 +14,7 @@ _DESCRIPTIONS = {
     401: "Missing or wrong API key",
     403: "The API key lacks the role this route needs",
     404: "No such object (or it belongs to another tenant)",
+    409: "The request conflicts with what is already stored",
     413: "The request body or a field is over the size limit",
     415: "The upload is not a supported video or image",
     422: "The upload could not be decoded",

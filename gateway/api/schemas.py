@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from ..generation.service import expires_at
 from ..store.db import VideoJob
 
 
@@ -39,16 +40,20 @@ class Video(BaseModel):
     remixed_from_video_id: str | None = None
     error: VideoError | None = None
     content_id: str  # Hallmark: the 64-bit id the watermark carries (hex)
-    review: Literal["pending", "approved", "rejected"] | None = None  # Hallmark: an operator's review, if any
+    # Hallmark: an operator's review, if any ("expired": none came within HALLMARK_REVIEW_TIMEOUT)
+    review: Literal["pending", "approved", "rejected", "expired"] | None = None
+    operation: Literal["create", "remix", "edit", "extend"] = "create"  # Hallmark: how the video was made
 
     @classmethod
-    def from_job(cls, job: VideoJob) -> "Video":
+    def from_job(cls, job: VideoJob, *, retention_hours: int = 0) -> "Video":
+        """``retention_hours``: how long completed videos are served (``expires_at``; 0: until deleted)."""
         error = VideoError(code=job.error_code, message=job.error_message or "") if job.error_code else None
         return cls(
             id=job.id, model=job.model, status=job.status, progress=job.progress,
             created_at=unix(job.created_at) or 0, completed_at=unix(job.completed_at),
+            expires_at=unix(expires_at(job, retention_hours)),
             seconds=job.seconds, size=job.size, prompt=job.prompt, error=error, content_id=job.content_id,
-            review=job.review,
+            review=job.review, remixed_from_video_id=job.source_video_id, operation=job.operation or "create",
         )
 
 
@@ -83,3 +88,9 @@ class Model(BaseModel):
     created: int
     owned_by: str
     description: str
+    alias_of: str | None = None  # Hallmark: this name runs that model (HALLMARK_MODEL_ALIASES)
+    matches: str | None = None  # Hallmark: the alias pattern ("sora-2*": every name starting with "sora-2")
+    capabilities: list[str] = []  # Hallmark: video-to-video modes (transform: remix/edit; continue: extend)
+    # Hallmark: what the model renders natively and how a request's size is reached (None: rendered as asked)
+    native: dict | None = None
+    sizes: dict | None = None

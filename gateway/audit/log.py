@@ -17,8 +17,9 @@ from typing import Any, Callable
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..core import request_id
 from ..core.ids import prompt_sha256
-from ..store.db import AuditCheckpointRow, AuditNodeRow, AuditRow, Database, utcnow
+from ..store.db import AUDIT_APPEND_LOCK, AuditCheckpointRow, AuditNodeRow, AuditRow, Database, serialize, utcnow
 from . import merkle
 from .checkpoint import Checkpoint, CheckpointError, CheckpointSigner, VerifierKey
 from .prompts import PromptVault
@@ -95,12 +96,12 @@ class AuditLog:
 
     @classmethod
     def from_settings(cls, db: Database, settings) -> AuditLog:
-        key_path = settings.keys_dir / "audit-ed25519.key"
+        key_path = settings.audit_key_path
         existed = key_path.exists()
         signer = CheckpointSigner.load_or_create(key_path, settings.audit_origin)
         prompts = None
         if settings.audit_prompts == "encrypted":
-            prompts = PromptVault(settings.keys_dir / PROMPT_KEY_FILE)
+            prompts = PromptVault(settings.audit_prompt_keys_path)
             prompts.ensure()
         log = cls(db, signer=signer, checkpoint_every=settings.audit_checkpoint_every, prompts=prompts)
         if not existed:
@@ -111,6 +112,8 @@ class AuditLog:
     # -- appending ---------------------------------------------------------------------------------------------
     def append(self, event: AuditEvent) -> int:
         data = json.loads(json.dumps(event.data or {}, default=str))
+        if (rid := request_id.current()) is not None:  # the API request this entry came from (x-request-id)
+            data.setdefault("request_id", rid)
         if event.prompt is not None:
             data.setdefault("prompt_sha256", prompt_sha256(event.prompt))
             if self.prompts is not None:
@@ -131,11 +134,15 @@ class AuditLog:
 
     def _append_once(self, event: AuditEvent, data: dict) -> int:
         with self._db.engine.begin() as conn:
+            # PostgreSQL: appends from every API and worker process take turns on the one tree (an advisory lock
+            # held to commit), so they never collide; SQLite's single writer needs no lock.
+            locked = serialize(conn, AUDIT_APPEND_LOCK)
             # Optimistic: trust the cached frontier. If another process appended since, inserting leaf node
             # (0, size) collides with theirs (level-0 nodes are never deleted) and ``append`` retries from the
-            # database, so the cache saves a query per append without risking a fork.
+            # database, so the cache saves a query per append without risking a fork. Under the lock the size is
+            # read first (one indexed query), so a stale cache is reloaded instead of colliding.
             cached = self._builder
-            if cached is None:
+            if cached is None or (locked and cached.size != self._size(conn)):
                 cached = self._load_builder(conn, self._size(conn))
             size = cached.size
             builder = merkle.TreeBuilder(cached.size, cached.frontier)

@@ -155,11 +155,10 @@ def prune(days: Optional[int] = typer.Option(None, "--days", help="Retention in 
 @audit_app.command("rotate-prompt-key")
 def rotate_prompt_key(data_dir: Optional[Path] = DataDir) -> None:
     """Add a new AES-GCM key for sealing prompts and make it current (old keys stay, to open old entries)."""
-    from ..audit.log import PROMPT_KEY_FILE
     from ..audit.prompts import PromptVault
 
     with cli_runtime(data_dir) as rt:
-        path = rt.settings.keys_dir / PROMPT_KEY_FILE
+        path = rt.settings.audit_prompt_keys_path
         kid = PromptVault(path).rotate()
         rt.audit.append(AuditEvent(event="keys.prompt_key_rotated", actor="cli", object_id=kid,
                                    data={"kid": kid, "file": path.name}))  # entries are served over the API
@@ -170,7 +169,6 @@ def rotate_prompt_key(data_dir: Optional[Path] = DataDir) -> None:
 def show_prompt(index: int = typer.Argument(..., min=0, max=2**63 - 1, help="The entry's index."),
                 data_dir: Optional[Path] = DataDir) -> None:
     """Open the sealed prompt of one entry (needs the prompt key file; encrypted mode only)."""
-    from ..audit.log import PROMPT_KEY_FILE
     from ..audit.prompts import PromptKeyError, PromptVault
 
     with cli_runtime(data_dir) as rt:
@@ -179,6 +177,6 @@ def show_prompt(index: int = typer.Argument(..., min=0, max=2**63 - 1, help="The
         if sealed is None:
             raise fail(f"entry {index} has no encrypted prompt", 1)
         try:
-            print(PromptVault(rt.settings.keys_dir / PROMPT_KEY_FILE).open(sealed, row.data["prompt_sha256"]))
+            print(PromptVault(rt.settings.audit_prompt_keys_path).open(sealed, row.data["prompt_sha256"]))
         except PromptKeyError as exc:
             raise fail(str(exc), 1)

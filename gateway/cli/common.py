@@ -31,12 +31,22 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def open_runtime(settings: Settings):
+    """The composition root for these settings; a database behind the code (`hallmark db upgrade`) or a distributed
+    node without its configured identity stops the command with the reason, not a traceback."""
+    from ..bootstrap import DeploymentError, Runtime
+    from ..store.schema import SchemaError
+
+    try:
+        return Runtime(settings)
+    except (SchemaError, DeploymentError, ValueError) as exc:
+        raise fail(str(exc))
+
+
 @contextmanager
 def cli_runtime(data_dir: Optional[Path]) -> Iterator:
     """The gateway's parts for one command: a GatewayError becomes its message and exit code 2; closed after."""
-    from ..bootstrap import Runtime
-
-    rt = Runtime(settings_for(data_dir))
+    rt = open_runtime(settings_for(data_dir))
     try:
         yield rt
     except GatewayError as exc:

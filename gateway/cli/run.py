@@ -10,11 +10,13 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..core.settings import Settings
-from .common import DataDir, cli_runtime, console, err_console, fail, settings_for
+from .common import DataDir, cli_runtime, console, err_console, fail, open_runtime, settings_for
 
 
 def serve(host: Optional[str] = typer.Option(None, help="Bind address (HALLMARK_HOST)."),
           port: Optional[int] = typer.Option(None, help="Port (HALLMARK_PORT)."),
+          no_worker: bool = typer.Option(False, "--no-worker", help="API only: jobs run in `hallmark worker` "
+                                         "processes (always so when HALLMARK_QUEUE_URL is set)."),
           data_dir: Optional[Path] = DataDir) -> None:
     """Start the gateway (API + in-process worker)."""
     import uvicorn
@@ -25,18 +27,22 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (HALLMARK_
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings_for(data_dir, **overrides)
     _check_policy_packs(settings)
+    open_runtime(settings).close()  # the schema revision and the node's identity, checked before serving
     console.print(f"Hallmark listening on http://{settings.host}:{settings.port}  (data: {settings.data_dir.resolve()})")
-    server = uvicorn.Server(server_config(create_app(settings), host=settings.host, port=settings.port,
-                                          log_level="info", log_config=log_config()))
+    start_worker = not (no_worker or settings.queue_url)
+    server = uvicorn.Server(server_config(create_app(settings, start_worker=start_worker), host=settings.host,
+                                          port=settings.port,
+                                          log_level="info", log_config=log_config(settings.log_format == "json")))
     server.run()
     if not server.started:  # as uvicorn.run does: a server that could not start (port taken) exits 3
         raise typer.Exit(3)
 
 
-def log_config() -> dict:
+def log_config(json_lines: bool = False) -> dict:
     """uvicorn's logging, with every handler passing lines through ``RedactingFilter``: an access line is logged
     without its query string (where a client may have put its key) and any other line with credentials masked.
-    The gateway's own loggers (``hallmark.*``) write beside uvicorn's, through the same filter."""
+    The gateway's own loggers (``hallmark.*``) write beside uvicorn's, through the same filter. ``json_lines``
+    (HALLMARK_LOG_FORMAT=json): one JSON object per line, with the request id."""
     import copy
 
     from uvicorn.config import LOGGING_CONFIG
@@ -46,6 +52,8 @@ def log_config() -> dict:
     for handler in config["handlers"].values():
         handler["filters"] = ["redact"]
     config["loggers"]["hallmark"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    if json_lines:
+        config["formatters"] = {name: {"()": "gateway.core.logfmt.JsonFormatter"} for name in config["formatters"]}
     return config
 
 

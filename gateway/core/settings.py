@@ -83,6 +83,32 @@ _QUOTA_KEYS = {"requests": "requests", "queued": "queued_jobs", "running": "runn
                "daily": "daily_pixel_seconds"}
 
 
+@dataclass(frozen=True)
+class ModelAlias:
+    pattern: str  # an exact name, or a prefix ending in "*"
+    target: str | None  # a model name; None: the served model
+
+    def matches(self, name: str) -> bool:
+        if self.pattern.endswith("*"):
+            return name.startswith(self.pattern[:-1])
+        return name == self.pattern
+
+
+def parse_model_aliases(raw: str) -> list[ModelAlias]:
+    """``pattern[=model],...``: ``sora-2-pro*=my-pro-model,sora-2*``. More specific entries go first: the first
+    matching entry wins."""
+    aliases: list[ModelAlias] = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        pattern, sep, target = (part.strip() for part in item.partition("="))
+        if not pattern or (sep and not target) or "*" in pattern[:-1]:
+            raise ValueError(f"HALLMARK_MODEL_ALIASES entry {item!r} is not 'name', 'prefix*' or 'name=model'")
+        aliases.append(ModelAlias(pattern=pattern, target=target or None))
+    return aliases
+
+
 def check_rate(value: str, *, where: str = "") -> str:
     """``value`` if it is a rate in the ``limits`` notation ("60/minute"), else a ValueError saying so."""
     from limits import parse
@@ -143,11 +169,26 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_prompt_chars: int = Field(default=4000, gt=0)
     keep_check_uploads: bool = Field(default=False, description="Keep each checked upload under <data dir>/checks")
+    keep_character_videos: bool = Field(default=False, description="Keep the video each character was registered "
+                                        "from (media/); by default only its face embeddings are kept")
     workers: int = Field(default=1, ge=1, le=16)
     max_attempts: int = Field(default=2, ge=1, description="Runs of a job before an interrupted job is failed")
     policy_pack: str = Field(default="default", description="'default', 'strict' or a path to a YAML pack")
     tenant_policies: str = Field(default="", description="tenant:pack,... ; tenants not named use policy_pack")
-    default_size: str = "256x256"
+    default_size: str = Field(default="256x256", description="Size when a request names none (a request for an "
+                                                             "OpenAI model name gets OpenAI's 720x1280)")
+    model_aliases: str = Field(default="sora-2-pro*,sora-2*",
+                               description="Other model names requests may use: name, prefix* or name=model, "
+                                           "comma-separated (no model: the served one)")
+    review_timeout: int = Field(default=60, ge=0,
+                                description="Seconds a job held for review waits for an operator before it fails "
+                                            "with moderation_review_timeout (0: it waits until decided)")
+    video_retention_hours: int = Field(default=0, ge=0,
+                                       description="Hours a completed video's files stay downloadable (expires_at); "
+                                                   "0: until deleted")
+    remix_strength: float | None = Field(default=None, gt=0, le=1,
+                                         description="How much of a remixed or edited source is re-noised (0-1; "
+                                                     "empty: the model's default)")
     default_seconds: int = Field(default=4, ge=1)
     mp4_crf: int = Field(default=18, ge=0, le=51)
     watermark_strength: float = Field(default=1.0, gt=0)
@@ -191,11 +232,38 @@ class Settings(BaseSettings):
                                    description="Public checks and feedback per client address (limits notation)")
     public_fetch_allow: str = Field(default="", description="CIDRs a public URL check may reach even though they are "
                                                             "private, loopback or link-local (comma-separated)")
+    # Scale-out (README "Scale out"): a shared queue, object store and identity for API replicas and GPU workers.
+    deployment: Literal["auto", "single", "distributed"] = Field(
+        default="auto", description="'distributed': nodes share one identity from configured files and make no keys; "
+                                    "'auto': distributed when a server database, a queue or s3:// storage is set")
+    queue_url: str = Field(default="", description="Celery broker URL (redis://…); empty: the in-process worker")
+    model_queues: str = Field(default="", description="model:queue,… ; jobs of other models go to queue 'hallmark'")
+    queue_visibility_timeout: int = Field(default=21600, ge=60, description="Seconds before the broker redelivers an "
+                                          "unacknowledged job message; keep it above the longest job")
+    job_lease_seconds: int = Field(default=60, ge=5, description="A worker's claim on a running job, renewed every "
+                                   "third of it; a job whose lease ran out is re-run (or failed after max_attempts)")
+    storage_url: str = Field(default="", description="Where media lives: empty (<data dir>/media), a directory, or "
+                             "s3://bucket/prefix (boto3, standard AWS settings)")
+    storage_presign_seconds: int = Field(default=0, ge=0, description="s3:// storage: content downloads answer 307 "
+                                         "to a presigned URL valid this long (0: the API streams the file)")
+    signer: str = Field(default="", description="module:callable returning a c2pa signer callback for a KMS/HSM key")
+    audit_key_file: Path | None = Field(default=None, description="The audit checkpoint key (Ed25519 PEM); default "
+                                        "<data dir>/keys/audit-ed25519.key")
+    log_format: Literal["text", "json"] = Field(default="text", description="Server logs: text, or one JSON object "
+                                                "per line with the request id")
+    audit_prompt_keys_file: Path | None = Field(default=None, description="The prompt keys (JSON); default "
+                                                "<data dir>/keys/audit-prompt-keys.json")
 
     @field_validator("api_keys")
     @classmethod
     def _check_keys(cls, value: str) -> str:
         parse_api_keys(value)
+        return value
+
+    @field_validator("model_aliases")
+    @classmethod
+    def _check_aliases(cls, value: str) -> str:
+        parse_model_aliases(value)
         return value
 
     @field_validator("tenant_quotas")
@@ -241,6 +309,10 @@ class Settings(BaseSettings):
                 for tenant, fields in parse_tenant_quotas(self.tenant_quotas).items()}
 
     @cached_property
+    def model_alias_list(self) -> list[ModelAlias]:
+        return parse_model_aliases(self.model_aliases)
+
+    @cached_property
     def api_key_grants(self) -> list[ApiKeyGrant]:
         return parse_api_keys(self.api_keys)
 
@@ -253,6 +325,33 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key_file or self.keys_dir / "audit-ed25519.key"
+
+    @property
+    def audit_prompt_keys_path(self) -> Path:
+        return self.audit_prompt_keys_file or self.keys_dir / "audit-prompt-keys.json"
+
+    @property
+    def distributed(self) -> bool:
+        """Several nodes share this deployment (a server database, a broker or object storage, unless declared a
+        single node): no node may make keys of its own, so every identity must come from configured files."""
+        if self.deployment != "auto":
+            return self.deployment == "distributed"
+        return bool(self.queue_url or self.storage_url.startswith("s3://")
+                    or not self.resolved_database_url.startswith("sqlite"))
+
+    @property
+    def model_queue_map(self) -> dict[str, str]:
+        routes = {}
+        for item in filter(None, (part.strip() for part in self.model_queues.split(","))):
+            model, sep, queue = item.rpartition(":")
+            if not sep or not model or not queue:
+                raise ValueError(f"HALLMARK_MODEL_QUEUES entry {item!r} is not 'model:queue'")
+            routes[model.strip()] = queue.strip()
+        return routes
 
     @property
     def media_dir(self) -> Path:

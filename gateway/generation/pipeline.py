@@ -23,8 +23,9 @@ from ..audit import AuditEvent, AuditLog
 from ..core.errors import OutputBlocked
 from ..core.ids import content_id_hex, prompt_sha256
 from ..core.lazy import Lazy
-from ..media import png_bytes, thumbnail_jpeg
+from ..media import png_bytes, spritesheet_jpeg, thumbnail_jpeg
 from ..moderation.policies import PolicyService
+from ..moderation.visual import VisualScreen
 from ..provenance import (
     GenerationClaim,
     SigningError,
@@ -36,9 +37,10 @@ from ..provenance import (
     sign_asset_with_store,
 )
 from ..registry import Registry, WorkRegistry, fingerprint_frames
-from .ingredients import reference_ingredient
+from .ingredients import parent_ingredient, reference_ingredient
 from .labels import Disclosure, draw_visible_label
 from .marking import mark_and_encode
+from .sources import extension_seconds, resample
 
 if TYPE_CHECKING:  # the generator package imports torch
     from generator.types import VideoGenerator
@@ -60,6 +62,23 @@ class GenerationJob:
     decision_id: str
     reference_image: np.ndarray | None = None
     reference_original: bytes | None = None  # the upload as sent, when it carried a C2PA manifest
+    source: JobSource | None = None  # remix, edit, extend
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """The source clip of a video-to-video job."""
+
+    operation: str  # remix | edit | extend
+    data: bytes  # the file, as sent or as we stored it (the parent ingredient)
+    frames: np.ndarray  # all of its frames, T×H×W×3 uint8 RGB
+    fps: float
+    has_manifest: bool
+    parent_content_id: int | None = None  # known when the source is one of our videos (by id)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames.shape[0] / self.fps
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,7 @@ class ProducedVideo:
 
     mp4: bytes
     thumbnail: bytes
+    spritesheet: bytes
     manifest: dict
     fps: float
     frames: int
@@ -79,11 +99,15 @@ class MarkingOptions:
     watermark_strength: float
     mp4_crf: int
     tsa_url: str | None = None  # RFC 3161 time-stamp authority: keeps the manifest valid past the certificate's expiry
+    remix_strength: float | None = None  # how much of a remixed or edited source is re-noised; None: model default
 
 
 class Producer:
     def __init__(self, *, generator: Lazy[VideoGenerator], policies: PolicyService, works: WorkRegistry,
-                 registry: Registry, audit: AuditLog, signing: Lazy[SigningMaterial], options: MarkingOptions) -> None:
+                 registry: Registry, audit: AuditLog, signing: Lazy[SigningMaterial], options: MarkingOptions,
+                 visual: VisualScreen | None = None) -> None:
+        """``visual``: screens the generated frames (image classifier, hash lists, likenesses) before marking."""
+        self._visual = visual
         self._generator = generator
         self._policies = policies
         self._works = works
@@ -98,11 +122,20 @@ class Producer:
         model = self._generator.get()
         from generator import GenerationRequest
 
+        seconds, source = float(job.seconds), None
+        if job.source is not None:
+            source = self._source_video(job.source)
+            if job.source.operation == "extend":
+                seconds = extension_seconds(job.seconds, job.source.seconds)
         clip = model.generate(
-            GenerationRequest(prompt=job.prompt, seconds=float(job.seconds), size=job.size, seed=job.seed,
-                              reference_image=job.reference_image),
+            GenerationRequest(prompt=job.prompt, seconds=seconds, size=job.size, seed=job.seed,
+                              reference_image=job.reference_image, source=source),
             progress=lambda fraction: progress(2 + int(68 * fraction)),
         )
+        if job.source is not None and job.source.operation == "extend":
+            # The stitched clip: the source (at the new frames' rate and size) and then what continues it.
+            clip = dataclasses.replace(clip, frames=np.concatenate(
+                [resample(job.source.frames, job.source.fps, clip.fps, job.size), clip.frames]))
         progress(70)
         self._screen_output(job, clip.frames)
         labels = set(self._policies.pack(job.tenant).labels)
@@ -131,13 +164,19 @@ class Producer:
             software_version=__version__,
         )
         reference = reference_ingredient(job.reference_image, job.reference_original, registry=self._registry)
-        manifest = build_manifest(claim, reference=reference)
+        parent = parent_mark = None
+        if job.source is not None:
+            parent, parent_mark = parent_ingredient(job.source.data, job.source.frames,
+                                                    has_manifest=job.source.has_manifest, registry=self._registry,
+                                                    known_content_id=job.source.parent_content_id)
+        manifest = build_manifest(claim, reference=reference, parent=parent,
+                                  operation=job.source.operation if job.source is not None else "create")
         manifest["assertions"].extend(disclosure.manifest_assertions(include_aigc="aigc_metadata" in labels))
         signing = self._signing.get()
+        ingredients = [i for i in (parent, reference) if i is not None]
         try:
             signed_asset = sign_asset_with_store(issued.mp4, "video/mp4", manifest, signing,
-                                                 tsa_url=self._options.tsa_url,
-                                                 ingredients=[reference] if reference else [])
+                                                 tsa_url=self._options.tsa_url, ingredients=ingredients)
         except SigningError:
             if reference is None or not reference.has_manifest:
                 raise
@@ -145,7 +184,8 @@ class Producer:
             reference = dataclasses.replace(reference, data=png_bytes(job.reference_image), mime="image/png",
                                             has_manifest=False)
             signed_asset = sign_asset_with_store(issued.mp4, "video/mp4", manifest, signing,
-                                                 tsa_url=self._options.tsa_url, ingredients=[reference])
+                                                 tsa_url=self._options.tsa_url,
+                                                 ingredients=[i for i in (parent, reference) if i is not None])
         signed = signed_asset.data
         manifest_id = active_manifest_label(signed_asset.manifest_store)
         progress(96)
@@ -153,6 +193,7 @@ class Producer:
             content_id=job.content_id, video_id=job.video_id, tenant=job.tenant, model=model.name,
             asset=signed, frame_hashes=fingerprint_frames(issued.frames), watermark_alg=watermark.ALGORITHM,
             manifest_id=manifest_id, manifest_store=signed_asset.manifest_store,
+            parent_content_id=parent_mark.content_id if parent_mark is not None else None,
         )
         self._audit.append(AuditEvent(
             event="video.generated", actor=job.actor, tenant=job.tenant, object_id=job.video_id,
@@ -163,14 +204,27 @@ class Producer:
                   "watermark_alg": watermark.ALGORITHM,
                   "watermark_strength": issued.strength, "watermark_reads_back": issued.verified,
                   "manifest_id": manifest_id, "labels": sorted(labels),
-                  "reference_ingredient": _ingredient_audit(reference)},
+                  "reference_ingredient": _ingredient_audit(reference),
+                  "operation": job.source.operation if job.source is not None else "create",
+                  "parent_ingredient": _ingredient_audit(parent)},
         ))
         progress(99)
-        return ProducedVideo(mp4=signed, thumbnail=thumbnail_jpeg(issued.frames), manifest=manifest,
+        return ProducedVideo(mp4=signed, thumbnail=thumbnail_jpeg(issued.frames),
+                             spritesheet=spritesheet_jpeg(issued.frames), manifest=manifest,
                              fps=clip.fps, frames=int(issued.frames.shape[0]))
 
+    def _source_video(self, source: JobSource):
+        from generator import CONTINUE, TRANSFORM, SourceVideo
+
+        mode = CONTINUE if source.operation == "extend" else TRANSFORM
+        return SourceVideo(frames=source.frames, fps=source.fps, mode=mode, strength=self._options.remix_strength)
+
     def _screen_output(self, job: GenerationJob, frames: np.ndarray) -> None:
-        """Match the generated frames against registered works; the policy decides."""
+        """Screen the generated frames (sexual content, hash lists, likenesses; then registered works); the policy
+        decides, and a refusal raises before anything is marked, stored or signed."""
+        if self._visual is not None:
+            self._visual.screen_output(frames, tenant=job.tenant, actor=job.actor, video_id=job.video_id,
+                                       prompt=job.prompt)
         work = self._works.match(frames)
         if work.work_id is None or work.similarity <= 0:
             return

@@ -44,7 +44,9 @@ class TenantQuotas:
         """Refuse a job the tenant's queue or daily budget cannot take (checked before anything is stored)."""
         quota = self.quota(tenant)
         now = now or datetime.now(timezone.utc)
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+        # Compared as an aware UTC time: PostgreSQL would read a naive one in its session's time zone.
+        day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         with self._db.session() as session:
             if quota.queued_jobs:
                 queued = session.scalar(select(func.count()).select_from(VideoJob).where(
@@ -55,7 +57,7 @@ class TenantQuotas:
                                       retry_after=QUEUE_FULL_RETRY_SECONDS, code="queued_jobs_limit")
             if quota.daily_pixel_seconds:
                 rows = session.execute(select(VideoJob.seconds, VideoJob.size).where(
-                    VideoJob.tenant == tenant, VideoJob.created_at >= day.replace(tzinfo=None))).all()
+                    VideoJob.tenant == tenant, VideoJob.created_at >= day)).all()
                 used = sum(_pixel_seconds(s, z) for s, z in rows)
                 wanted = _pixel_seconds(seconds, size)
                 if used + wanted > quota.daily_pixel_seconds:

@@ -28,6 +28,20 @@ class VideoForm:
     size: str | None = None
     seed: str | None = None
     input_reference: bytes | None = None
+    characters: str | None = None  # ids of registered characters the video uses, comma-separated
+
+
+@dataclass(frozen=True)
+class SourceForm:
+    """A remix, edit or extend request's fields as sent: the source is an uploaded file or the id of one of the
+    tenant's videos (exactly one of the two)."""
+
+    prompt: str | None
+    video: bytes | None = None
+    video_id: str | None = None
+    seconds: str | None = None  # extend: the new segment's length
+    model: str | None = None
+    seed: str | None = None  # Hallmark: sampling seed (OpenAI's calls take none; random when absent)
 
 
 @dataclass(frozen=True)
@@ -97,8 +111,9 @@ def parse_seed(raw: str | None) -> int:
     return seed
 
 
-def parse_video_form(form: VideoForm, defaults: RequestDefaults) -> VideoSpec:
+def parse_video_form(form: VideoForm, defaults: RequestDefaults, *, default_size: str | None = None) -> VideoSpec:
+    """``default_size``: the size when the form names none, if not the gateway's own default."""
     return VideoSpec(prompt=parse_prompt(form.prompt, defaults.max_prompt_chars),
                      seconds=parse_seconds(form.seconds, defaults.seconds),
-                     size=parse_size(form.size, defaults.size),
+                     size=parse_size(form.size, default_size or defaults.size),
                      seed=parse_seed(form.seed))

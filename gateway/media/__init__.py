@@ -10,7 +10,7 @@ from .decode import (
     UnsupportedMediaType,
     decode_media,
 )
-from .encode import encode_mp4, png_bytes, probe_mp4, read_container_metadata, thumbnail_jpeg
+from .encode import encode_mp4, png_bytes, probe_mp4, read_container_metadata, spritesheet_jpeg, thumbnail_jpeg
 from .sampling import WATERMARK_PIXEL_BUDGET, evenly_spaced, watermark_indices
 from .sniff import IMAGE_MIME_TYPES, SUPPORTED_FORMATS, VIDEO_MIME_TYPES, sniff_mime
 from .uploads import decode_upload
@@ -30,6 +30,7 @@ __all__ = [
     "decode_upload",
     "encode_mp4",
     "thumbnail_jpeg",
+    "spritesheet_jpeg",
     "png_bytes",
     "read_container_metadata",
     "probe_mp4",

@@ -112,6 +112,31 @@ def thumbnail_jpeg(frames: np.ndarray, *, max_side: int = 512, quality: int = 85
     return out.getvalue()
 
 
+SPRITESHEET_COLUMNS = 5
+SPRITESHEET_FRAMES = 25
+
+
+def spritesheet_jpeg(frames: np.ndarray, *, tile_width: int = 160, quality: int = 80) -> bytes:
+    """A JPEG grid of evenly spaced frames, left to right then top to bottom: ``SPRITESHEET_FRAMES`` (fewer for a
+    shorter clip) in rows of ``SPRITESHEET_COLUMNS``, each tile ``tile_width`` wide with the clip's aspect ratio."""
+    from .sampling import evenly_spaced
+
+    _check_frames(frames)
+    picked = frames[evenly_spaced(frames.shape[0], SPRITESHEET_FRAMES)]
+    height, width = picked.shape[1:3]
+    tile_w = min(tile_width, width)
+    tile_h = max(1, round(height * tile_w / width))
+    columns = min(SPRITESHEET_COLUMNS, len(picked))
+    rows = -(-len(picked) // columns)
+    sheet = Image.new("RGB", (columns * tile_w, rows * tile_h))
+    for i, frame in enumerate(picked):
+        tile = Image.fromarray(frame).resize((tile_w, tile_h), Image.Resampling.LANCZOS)
+        sheet.paste(tile, ((i % columns) * tile_w, (i // columns) * tile_h))
+    out = io.BytesIO()
+    sheet.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
 def read_container_metadata(data: bytes) -> dict[str, str]:
     """The container-level tags of a video (e.g. the AIGC implicit label)."""
     try:

@@ -6,9 +6,16 @@ from .keys import (
     describe_material,
     end_entity_profile_problems,
     ensure_dev_ca,
+    load_external_signer,
     load_signing_material,
 )
-from .manifest import GenerationClaim, ReferenceIngredient, build_manifest, content_id_binding_value
+from .manifest import (
+    GenerationClaim,
+    ReferenceIngredient,
+    build_manifest,
+    content_id_binding_value,
+    source_ingredient,
+)
 from .read import ProvenanceReport, ProvenanceState, active_manifest_label, read_provenance, strip_manifest
 from .sign import SIGNABLE_MIME_TYPES, SignedAsset, SigningError, sign_asset, sign_asset_with_store
 
@@ -19,10 +26,12 @@ __all__ = [
     "describe_material",
     "end_entity_profile_problems",
     "ensure_dev_ca",
+    "load_external_signer",
     "load_signing_material",
     "GenerationClaim",
     "ReferenceIngredient",
     "build_manifest",
+    "source_ingredient",
     "content_id_binding_value",
     "ProvenanceReport",
     "ProvenanceState",

@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,8 @@ class SigningMaterial:
     private_key_pem: bytes
     root_pem: bytes | None = None
     alg: str = "es256"
+    # A key held elsewhere (KMS/HSM): signs the bytes c2pa-rs hands over; ``private_key_pem`` is then empty.
+    sign: Callable[[bytes], bytes] | None = None
 
     def __repr__(self) -> str:  # never print the private key
         root = "yes" if self.root_pem else "no"
@@ -308,6 +311,38 @@ def _write_file(path: Path, data: bytes, mode: int) -> None:
             os.unlink(tmp)
         raise
     os.replace(tmp, path)
+
+
+def load_external_signer(cert_chain_path: Path, spec: str) -> SigningMaterial:
+    """The signing chain from a file, the key behind ``spec`` (``module:callable``, HALLMARK_SIGNER): the callable is
+    called once, with no arguments, and returns the function that signs — it receives the bytes to sign (not a
+    digest) and returns the signature (ECDSA: DER or raw r‖s; RSA: PSS with MGF1-SHA256 and a 32-byte salt), e.g.
+    through a KMS or HSM client. The algorithm follows the certificate's key."""
+    import importlib
+
+    cert_chain_path = Path(cert_chain_path)
+    chain = _parse_certs(_read(cert_chain_path, "signing certificate chain"), cert_chain_path)
+    if len(chain) > 1 and _is_self_signed(chain[-1]):
+        chain = chain[:-1]
+    module_name, _, attribute = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+        sign = factory()
+    except Exception as exc:  # the operator's module: say which setting names it
+        raise ProvenanceKeyError(f"HALLMARK_SIGNER={spec!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
+    if not callable(sign):
+        raise ProvenanceKeyError(f"HALLMARK_SIGNER={spec!r} returned {type(sign).__name__}, not a signing function")
+    public = chain[0].public_key()
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        alg = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}[public.curve.name]
+    elif isinstance(public, rsa.RSAPublicKey):
+        alg = "ps256"
+    elif isinstance(public, ed25519.Ed25519PublicKey):
+        alg = "ed25519"
+    else:
+        raise ProvenanceKeyError(f"{cert_chain_path}: unsupported key type {type(public).__name__}")
+    return SigningMaterial(cert_chain_pem=b"".join(_cert_pem(c) for c in chain), private_key_pem=b"", root_pem=None,
+                           alg=alg, sign=sign)
 
 
 def load_signing_material(cert_chain_path: Path, key_path: Path) -> SigningMaterial:

@@ -101,6 +101,10 @@ class GenerationClaim:
 # The builder-side id of the reference image's ingredient: the ``c2pa.created`` action names it, and c2pa-rs turns
 # the name into a hashed link to the ``c2pa.ingredient.v3`` assertion.
 REFERENCE_INGREDIENT_ID = "hallmark.reference_image"
+SOURCE_INGREDIENT_ID = "hallmark.source_video"
+# digitalSourceType of an edit: the whole frame re-made by the model (remix, edit), or the source's frames kept and
+# joined with new ones the model made (extend).
+COMPOSITE_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 REFERENCE_SOFT_BINDING_KEY = "com.hallmark.soft_binding"
 
 
@@ -122,17 +126,21 @@ class ReferenceIngredient:
     content_id: str | None = None
     registry_manifest_id: str | None = None
     title: str = "input_reference"
+    # A remixed, edited or extended video's source is its parent: ``source_ingredient`` builds that one.
+    relationship: str = "inputTo"
+    label: str = REFERENCE_INGREDIENT_ID
 
     def __post_init__(self) -> None:
         if not self.data:
-            raise ValueError("a reference ingredient needs the image's bytes")
-        if not self.mime.startswith("image/"):
-            raise ValueError(f"a reference ingredient is an image, got {self.mime!r}")
+            raise ValueError("an ingredient needs the file's bytes")
+        kind = "video/" if self.relationship == "parentOf" else "image/"
+        if not self.mime.startswith(kind):
+            raise ValueError(f"a {self.relationship} ingredient is a {kind[:-1]}, got {self.mime!r}")
 
     def definition(self) -> dict:
         """The ingredient JSON for c2pa-python's ``Builder.add_ingredient``."""
-        ingredient: dict = {"title": self.title, "format": self.mime, "relationship": "inputTo",
-                            "label": REFERENCE_INGREDIENT_ID}
+        ingredient: dict = {"title": self.title, "format": self.mime, "relationship": self.relationship,
+                            "label": self.label}
         if self.soft_binding is not None:
             alg, value = self.soft_binding
             binding = {"alg": alg, "value": value}
@@ -144,9 +152,20 @@ class ReferenceIngredient:
         return ingredient
 
 
+def source_ingredient(data: bytes, mime: str, *, has_manifest: bool, soft_binding: tuple[str, str] | None = None,
+                      content_id: str | None = None, registry_manifest_id: str | None = None) -> ReferenceIngredient:
+    """The source clip of a remix, edit or extension as the new video's ``parentOf`` ingredient: always recorded
+    (its own manifest, when it has one, is validated by c2pa-rs and kept with its validation results — a source
+    whose credentials are broken is recorded as such, not left out)."""
+    return ReferenceIngredient(data=data, mime=mime, has_manifest=has_manifest, soft_binding=soft_binding,
+                               content_id=content_id, registry_manifest_id=registry_manifest_id,
+                               title="source_video", relationship="parentOf", label=SOURCE_INGREDIENT_ID)
+
+
 def build_manifest(
     claim: GenerationClaim, *, title: str = "Hallmark generated video", mime: str = "video/mp4",
-    reference: ReferenceIngredient | None = None,
+    reference: ReferenceIngredient | None = None, parent: ReferenceIngredient | None = None,
+    operation: str = "create",
 ) -> dict:
     """The manifest definition for c2pa-python's ``Builder``.
 
@@ -158,6 +177,21 @@ def build_manifest(
     """
     generation = claim.generation_assertion()
     created_parameters = {"parameters": {"ingredientIds": [REFERENCE_INGREDIENT_ID]}} if reference else {}
+    agent = {"name": f"{CLAIM_GENERATOR_NAME} {claim.model}", "version": claim.model_version}
+    if parent is not None:
+        # A derived video: the source is opened as the parent, then edited by the model (C2PA: an asset with a
+        # parentOf ingredient starts with c2pa.opened, not c2pa.created).
+        first = [
+            {"action": "c2pa.opened", "when": generation["created_at"],
+             "parameters": {"ingredientIds": [SOURCE_INGREDIENT_ID]}},
+            {"action": "c2pa.edited", "when": generation["created_at"],
+             "digitalSourceType": COMPOSITE_SOURCE_TYPE if operation == "extend" else GENERATED_SOURCE_TYPE,
+             "softwareAgent": agent, "description": f"hallmark {operation}",
+             **({"parameters": {"ingredientIds": [REFERENCE_INGREDIENT_ID]}} if reference else {})},
+        ]
+    else:
+        first = [{"action": "c2pa.created", "when": generation["created_at"],
+                  "digitalSourceType": GENERATED_SOURCE_TYPE, "softwareAgent": agent, **created_parameters}]
     return {
         "claim_generator_info": [{"name": CLAIM_GENERATOR_NAME, "version": claim.software_version}],
         "title": title,
@@ -167,16 +201,7 @@ def build_manifest(
                 "label": "c2pa.actions",
                 "data": {
                     "actions": [
-                        {
-                            "action": "c2pa.created",
-                            "when": generation["created_at"],
-                            "digitalSourceType": GENERATED_SOURCE_TYPE,
-                            "softwareAgent": {
-                                "name": f"{CLAIM_GENERATOR_NAME} {claim.model}",
-                                "version": claim.model_version,
-                            },
-                            **created_parameters,
-                        },
+                        *first,
                         {
                             # The watermark carries the content id and is bound to this
                             # manifest by the soft-binding assertion below.

@@ -14,7 +14,7 @@ from cryptography import x509
 
 from ..media.bmff import Box, whole_boxes
 from ._context import c2pa_context
-from .manifest import GENERATION_ASSERTION_LABEL, SOFT_BINDING_LABEL
+from .manifest import GENERATION_ASSERTION_LABEL, REFERENCE_SOFT_BINDING_KEY, SOFT_BINDING_LABEL
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class ProvenanceReport:
     time_stamped: bool = False
     time_stamp_trusted: bool = False
     actions: list[dict] = field(default_factory=list)  # the active manifest's c2pa.actions, summarised
+    # What the asset was made from (the active manifest's ingredients): a remix's source is its ``parentOf``.
+    ingredients: list[dict] = field(default_factory=list)
 
     @property
     def detected(self) -> bool:
@@ -136,6 +138,38 @@ def _action_summary(action: dict) -> dict:
     return {k: v for k, v in summary.items() if v is not None}
 
 
+def _ingredient_summary(ingredient: dict, store: dict) -> dict:
+    """An ingredient as a check reports it: what it is, how it relates, whether its own credentials held when it was
+    added (c2pa-rs validates an ingredient's manifest and records the outcome in the ingredient), and our soft
+    binding when the input carried our watermark."""
+    results = ingredient.get("validation_results") or {}
+    failures = [entry.get("code") for entry in (results.get("activeManifest") or {}).get("failure", []) or []]
+    failures += [entry.get("code") for entry in ingredient.get("validation_status", []) or []
+                 if entry.get("code") and not str(entry.get("code")).endswith((".validated", ".trusted", ".match"))]
+    label = ingredient.get("active_manifest")
+    passed = {entry.get("code") for entry in (results.get("activeManifest") or {}).get("success", []) or []}
+    broken = [code for code in failures if code != "signingCredential.untrusted"]
+    if not label:
+        state = "not_present"
+    elif broken:
+        state = "invalid"  # altered, or its signature does not hold: recorded, not hidden
+    elif "signingCredential.trusted" in passed and "signingCredential.untrusted" not in failures:
+        state = "trusted"
+    else:
+        state = "valid"  # the signature holds; whose it is was not among the anchors known at signing
+    parent_manifest = (store.get("manifests") or {}).get(label) or {} if label else {}
+    summary = {"title": ingredient.get("title"), "relationship": ingredient.get("relationship"),
+               "format": ingredient.get("format"), "manifest_id": label, "credentials": state,
+               "validation_codes": list(dict.fromkeys(code for code in failures if code)),
+               "claim_generator": _claim_generator(parent_manifest) if parent_manifest else None}
+    binding = ((ingredient.get("metadata") or {}).get(REFERENCE_SOFT_BINDING_KEY)
+               if isinstance(ingredient.get("metadata"), dict) else None)
+    if isinstance(binding, dict):
+        summary["content_id"] = binding.get("content_id")
+        summary["soft_binding"] = {"alg": binding.get("alg"), "value": binding.get("value")}
+    return {k: v for k, v in summary.items() if v is not None}
+
+
 def _report(store: dict, *, anchors_given: bool) -> ProvenanceReport:
     active_id = store.get("active_manifest")
     manifest: dict[str, Any] = (store.get("manifests") or {}).get(active_id) or {}
@@ -184,6 +218,8 @@ def _report(store: dict, *, anchors_given: bool) -> ProvenanceReport:
         time_stamped=time_stamped,
         time_stamp_trusted=time_stamped and anchors_given and "timeStamp.trusted" in passed,
         actions=actions,
+        ingredients=[_ingredient_summary(i, store) for i in manifest.get("ingredients", []) or []
+                     if isinstance(i, dict)],
     )
 
 

@@ -63,9 +63,13 @@ def sign_asset_with_store(
     definition = dict(manifest)
     definition["format"] = mime  # the manifest must describe the bytes it is bound to
     try:
-        signer = c2pa.Signer.from_info(
-            c2pa.C2paSignerInfo(material.alg, material.cert_chain_pem, material.private_key_pem, tsa_url)
-        )
+        if material.sign is not None:  # a KMS/HSM key: c2pa-rs hands the bytes to sign to the operator's callback
+            algorithm = getattr(c2pa.C2paSigningAlg, material.alg.upper())
+            signer = c2pa.Signer.from_callback(material.sign, algorithm, material.cert_chain_pem.decode(), tsa_url)
+        else:
+            signer = c2pa.Signer.from_info(
+                c2pa.C2paSignerInfo(material.alg, material.cert_chain_pem, material.private_key_pem, tsa_url)
+            )
     except c2pa.C2paError as exc:
         raise SigningError(
             f"c2pa-rs refused the signing credentials ({exc}); check the certificate chain and key "

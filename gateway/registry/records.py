@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from sqlalchemy import delete, insert, select
 
-from ..core.ids import content_id_hex
+from ..core.ids import content_id_hex, video_id_for
 from ..store.db import Database, RegistryFingerprintBand, RegistryRecord
 from .fingerprint import CANDIDATE_DISTANCE, FrameScore, match_limit, parse_frames, score_frames, score_limit
 from .index import U64, index_rows, query_keys
@@ -32,6 +32,8 @@ class RegistryMatch:
     distance: int | None = None  # median differing pHash bits (fingerprint matches)
     score: float | None = None  # second-stage score: mean fraction of differing bits over four hashes
     score_limit: float | None = None  # the largest score accepted for a query of this many frames
+    parent_content_id: str | None = None  # the video of ours this one was remixed, edited or extended from
+    parent_video_id: str | None = None
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -43,7 +45,7 @@ class Registry:
 
     def record(self, *, content_id: int, video_id: str, tenant: str, model: str, asset: bytes,
                frame_hashes: list[str], watermark_alg: str, manifest_id: str | None,
-               manifest_store: bytes | None) -> None:
+               manifest_store: bytes | None, parent_content_id: str | None = None) -> None:
         self._ensure_index()
         with self._db.session.begin() as session:
             previous = session.get(RegistryRecord, content_id_hex(content_id))
@@ -53,6 +55,7 @@ class Registry:
                 content_id=content_id_hex(content_id), video_id=video_id, tenant=tenant, model=model,
                 asset_sha256=hashlib.sha256(asset).hexdigest(), fingerprints=frame_hashes,
                 watermark_alg=watermark_alg, manifest_id=manifest_id, manifest_store=manifest_store,
+                parent_content_id=parent_content_id,
             ))
             rows = index_rows(content_id, frame_hashes)
             if rows:
@@ -186,4 +189,5 @@ def _match(row: RegistryRecord, method: str, distance: int | None = None, score:
         created = row.created_at.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
     return RegistryMatch(content_id=row.content_id, video_id=row.video_id, model=row.model,
                          created_at=created, method=method, manifest_id=row.manifest_id, distance=distance,
-                         score=score, score_limit=score_limit)
+                         score=score, score_limit=score_limit, parent_content_id=row.parent_content_id,
+                         parent_video_id=video_id_for(int(row.parent_content_id, 16)) if row.parent_content_id else None)

@@ -16,9 +16,16 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
+    func,
+    select,
+    text,
+    update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from . import schema
 
 
 def utcnow() -> datetime:
@@ -44,7 +51,8 @@ class VideoJob(Base):
 
     __tablename__ = "videos"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, index=True)  # creation order, for stable pagination
+    # Creation order, for stable pagination; unique, so two processes creating jobs at once cannot share one.
+    seq: Mapped[int] = mapped_column(Integer, index=True, unique=True)
     tenant: Mapped[str] = mapped_column(String(128), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
     progress: Mapped[int] = mapped_column(Integer, default=0)
@@ -60,6 +68,12 @@ class VideoJob(Base):
     reference_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
     video_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
     thumbnail_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    spritesheet_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    # Video-to-video: create (text/image to video) | remix | edit | extend; the source clip as the job stored it,
+    # and the id of our own video it came from (OpenAI's remixed_from_video_id), when it was one of ours.
+    operation: Mapped[str] = mapped_column(String(16), default="create", server_default="create")
+    source_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    source_video_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     review: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)  # pending|approved|rejected
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -67,6 +81,12 @@ class VideoJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The worker running the job and until when its claim holds; it renews the lease while it works, and a job whose
+    # lease ran out (its worker died) is re-run or failed by whoever sees it first, never taken from a live worker.
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The x-request-id of the request that made the job: the worker's log lines and audit entries carry it too.
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class TenantScheduleRow(Base):
@@ -92,6 +112,9 @@ class RegistryRecord(Base):
     watermark_alg: Mapped[str] = mapped_column(String(64))
     manifest_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)  # urn:c2pa:…
     manifest_store: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # application/c2pa, as signed
+    # The video this one was made from (remix, edit, extend), when that source was ours: the chain stays
+    # answerable after either file is deleted.
+    parent_content_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
 
 
 class RegistryFingerprintBand(Base):
@@ -121,6 +144,59 @@ class RegisteredWorkRow(Base):
     owner: Mapped[str] = mapped_column(String(256))
     fingerprints: Mapped[list] = mapped_column(JSON)
     asset_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RegisteredWorkPdqRow(Base):
+    """PDQ hashes of a registered work's frames, beside the pHashes in ``registered_works`` (a table of its own, so
+    databases made before it simply gain it)."""
+
+    __tablename__ = "registered_work_pdq"
+    work_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pdq: Mapped[str] = mapped_column(String(64), primary_key=True)  # 256 bits as 64 hex digits
+
+
+class HashListRow(Base):
+    """An operator's list of known-harmful images (PDQ hashes) and what a match does."""
+
+    __tablename__ = "hash_lists"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))  # review | block
+    source: Mapped[str] = mapped_column(String(256), default="")  # the imported file's name
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HashListEntryRow(Base):
+    __tablename__ = "hash_list_entries"
+    __table_args__ = {"sqlite_with_rowid": False}
+    list_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pdq: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class CharacterRow(Base):
+    """A registered likeness: a consenting person's ``character`` (owned by a tenant, shareable, revocable) or a
+    ``protected`` person an operator registered (nobody may depict them). Only face embeddings are kept; the
+    uploaded video only when the operator configured it (``video_path``)."""
+
+    __tablename__ = "characters"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # character | protected
+    owner_tenant: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    embeddings: Mapped[list] = mapped_column(JSON)  # 128-d face descriptors, as lists of floats
+    video_sha256: Mapped[str] = mapped_column(String(64))
+    video_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CharacterGrantRow(Base):
+    """Another tenant the owner lets use a character."""
+
+    __tablename__ = "character_grants"
+    character_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -179,21 +255,50 @@ class AuditCheckpointRow(Base):
 
 
 class Database:
-    """Engine + session factory. ``create_all`` is idempotent and runs at start-up."""
+    """Engine + session factory. At start an empty database is created at the schema's head revision and any other
+    is checked to be at it (``gateway.store.schema``); ``prepare=False`` opens it as it is (``hallmark db``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, prepare: bool = True) -> None:
         kwargs: dict = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             _private_sqlite_files(url)
+        else:  # a server database: connections dropped by a restart or a proxy are replaced, not handed out
+            kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
-        Base.metadata.create_all(self.engine)
+        if prepare:
+            schema.prepare(self.engine, Base.metadata)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# pg_advisory_xact_lock keys: "hmjobseq" and "hmaudit!" as integers, moved into bigint's signed range.
+JOB_SEQ_LOCK = 0x686D6A6F62736571 - (1 << 63)
+AUDIT_APPEND_LOCK = 0x686D617564697421 - (1 << 63)
+
+
+def serialize(connection, key: int) -> bool:
+    """Hold a database-wide lock on ``key`` until the connection's transaction ends, so processes on any host take
+    turns (PostgreSQL: a transaction-scoped advisory lock); returns whether a lock was taken. SQLite needs none: one
+    writer at a time is its design, and the single process of the embedded deployment orders its threads itself."""
+    if connection.dialect.name != "postgresql":
+        return False
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    return True
+
+
+def next_job_seq(session) -> int:
+    """The next job's creation order. Taken under ``JOB_SEQ_LOCK`` (and ``videos.seq`` is unique), so API processes
+    creating jobs at once get distinct, increasing numbers and pagination stays stable."""
+    if not serialize(session.connection(), JOB_SEQ_LOCK):
+        # SQLite: take its write lock before reading (a write that changes nothing still takes it), so another
+        # process creating a job waits its turn instead of reading the same maximum.
+        session.execute(update(VideoJob).where(false()).values(seq=VideoJob.seq))
+    return (session.scalar(select(func.max(VideoJob.seq))) or 0) + 1
 
 
 def _private_sqlite_files(url: str) -> None:
@@ -227,4 +332,4 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - tr
 
 
 __all__ = ["ApiKeyRow", "AuditCheckpointRow", "AuditNodeRow", "AuditRow", "Base", "Database", "RegistryRecord",
-           "VideoJob", "utcnow"]
+           "VideoJob", "next_job_seq", "serialize", "utcnow"]

@@ -8,8 +8,9 @@ from typing import Protocol
 
 
 class JobQueue(Protocol):
-    def notify(self) -> None:
-        """A job was queued or approved."""
+    def notify(self, job_id: str | None = None, model: str | None = None) -> None:
+        """A job was queued or approved (or re-queued after its worker died): wake a worker. A distributed queue
+        sends ``job_id`` to the pool that serves ``model``."""
 
     def wait(self, timeout: float) -> None:
         """Block until notified or ``timeout`` seconds passed."""
@@ -21,7 +22,7 @@ class InProcessQueue:
     def __init__(self) -> None:
         self._event = threading.Event()
 
-    def notify(self) -> None:
+    def notify(self, job_id: str | None = None, model: str | None = None) -> None:
         self._event.set()
 
     def wait(self, timeout: float) -> None:

@@ -69,6 +69,7 @@ class Verdict:
             "generated_at": self.c2pa.generated_at,
             "claim_generator": self.c2pa.claim_generator,
             "actions": list(self.c2pa.actions),
+            "ingredients": list(self.c2pa.ingredients),
             "model": (self.c2pa.generation or {}).get("model"),
             "content_id": (self.c2pa.generation or {}).get("content_id"),
             "validation_codes": list(self.c2pa.validation_codes),
@@ -85,6 +86,7 @@ class Verdict:
                                               "issuer": self.recovered.issuer,
                                               "validation_codes": list(self.recovered.validation_codes),
                                               "actions": list(self.recovered.actions),
+                                              "ingredients": list(self.recovered.ingredients),
                                               "manifest_url": f"/manifests/{self.registry.manifest_id}",
                                               "manifest": (store.get("manifests") or {}).get(
                                                   self.recovered.active_manifest_id)}

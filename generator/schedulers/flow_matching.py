@@ -9,10 +9,30 @@ guidance mixes the conditional and unconditional velocities. No weights.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class HeldValues:
+    """Positions whose clean values are known, held fixed while the rest is sampled (inpainting, RePaint-style).
+
+    Before the first step and after every step the sampler overwrites the ``mask`` positions of x_t with
+    ``add_noise(x0, noise, t)``, the known clean values on the same straight path to the same noise the
+    sample started from, so the free positions are denoised next to a consistent version of the known ones
+    and at t = 0 the known positions are exactly ``x0``. Tensors broadcast against the sample.
+    """
+
+    x0: torch.Tensor
+    mask: torch.Tensor  # bool, True where the value is known
+    noise: torch.Tensor
+
+    def apply(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        known = FlowMatchEulerScheduler.add_noise(self.x0, self.noise, t.reshape(1).expand(x.shape[0]))
+        return torch.where(self.mask, known, x)
 
 
 class FlowMatchEulerScheduler:
@@ -63,19 +83,23 @@ class FlowMatchEulerScheduler:
         steps: int,
         start: float = 1.0,
         callback: Callable[[int, int], None] | None = None,
+        held: HeldValues | None = None,
     ) -> torch.Tensor:
         """Integrate from ``noise`` at t = ``start`` (1 = pure noise) to t = 0.
 
         ``velocity(x, t)`` returns the (already guided) velocity; ``callback``
         gets (step index + 1, steps) after every step. A ``start`` below 1
         with a partially noised image as ``noise`` edits that image (SDEdit).
+        ``held`` keeps known positions on their path (see ``HeldValues``).
         """
         ts = self.timesteps(steps, start=start)
-        x = noise
+        x = noise if held is None else held.apply(noise, ts[0])
         for i in range(steps):
             t, t_next = ts[i], ts[i + 1]
             v = velocity(x, t.expand(x.shape[0]))
             x = x + (t_next - t) * v
+            if held is not None:
+                x = held.apply(x, t_next)
             if callback is not None:
                 callback(i + 1, steps)
         return x

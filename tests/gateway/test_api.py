@@ -224,7 +224,7 @@ def _png(size=(160, 160)) -> bytes:
         (form(prompt="a cat", size="big"), 400, "size"),
         (form(prompt="a cat", seconds="four"), 400, "seconds"),
         (form(prompt="a cat", seconds="0"), 400, "seconds"),
-        (form(prompt="a cat", model="sora-2"), 400, "model"),
+        (form(prompt="a cat", model="gpt-image-1"), 400, "model"),  # sora-2 is an alias (test_sdk_parity)
         ({"prompt": (None, "a cat"), "input_reference": ("r.png", b"", "image/png")}, 400, "input_reference"),
         ({"prompt": (None, "a cat"), "input_reference": ("r.txt", b"hello, not an image", "text/plain")}, 415,
          "input_reference"),

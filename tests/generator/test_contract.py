@@ -34,7 +34,7 @@ def test_request_defaults_and_frozen():
         ({"prompt": "   "}, "non-empty"),
         ({"size": (250, 256)}, "not divisible by 16"),
         ({"size": (256, 100)}, "out of range"),
-        ({"size": (2048, 256)}, "between 128 and 1280"),
+        ({"size": (2048, 256)}, f"between 128 and {SUPPORTED_SIZES.max_side}"),
         ({"size": (256,)}, "(width, height)"),
         ({"size": (256.0, 256.0)}, "integers"),
         ({"seconds": 0.5}, "allowed: 1 to 20"),

@@ -8,8 +8,8 @@ from .conftest import pack_data
 def test_shipped_packs_load():
     default = load_pack("default")
     strict = load_pack("strict")
-    assert default.ref == "hallmark-default@1.0.0"
-    assert strict.ref == "hallmark-strict@1.0.0"
+    assert default.ref == "hallmark-default@1.1.0"
+    assert strict.ref == "hallmark-strict@1.1.0"
     for pack in (default, strict):
         assert tuple(pack.thresholds) == CATEGORIES
         assert "c2pa" in pack.labels and "watermark" in pack.labels

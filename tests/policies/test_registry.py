@@ -11,8 +11,8 @@ from .conftest import pack_data, scores
 def test_default_registry_has_shipped_packs():
     registry = PolicyRegistry()
     assert registry.names() == ["default", "strict"]
-    assert registry.get("default").ref == "hallmark-default@1.0.0"
-    assert registry.evaluate("strict", text="x", scores=scores()).policy == "hallmark-strict@1.0.0"
+    assert registry.get("default").ref == "hallmark-default@1.1.0"
+    assert registry.evaluate("strict", text="x", scores=scores()).policy == "hallmark-strict@1.1.0"
     with pytest.raises(KeyError, match="no policy pack registered as 'tenant-x'"):
         registry.get("tenant-x")
 
@@ -39,7 +39,7 @@ def test_bad_reload_keeps_previous_pack(write_pack):
     assert "tenant-a: reload failed, test-pack@1.0.0 stays active" in message
     assert "thresholds.violence: review threshold 0.9 is above block threshold 0.2" in message
     assert registry.engine("tenant-a") is engine_before
-    assert registry.get("kids").ref == "hallmark-strict@1.0.0"  # the good one reloaded fine
+    assert registry.get("kids").ref == "hallmark-strict@1.1.0"  # the good one reloaded fine
 
     path.write_text("id: [", encoding="utf-8")  # not even YAML
     with pytest.raises(PolicyError, match="not valid YAML"):
@@ -57,7 +57,7 @@ def test_register_invalid_changes_nothing(write_pack):
     bad = write_pack(pack_data(labels=["nope"]))
     with pytest.raises(PolicyError, match="unknown label"):
         registry.register("default", bad)
-    assert registry.get("default").ref == "hallmark-default@1.0.0"
+    assert registry.get("default").ref == "hallmark-default@1.1.0"
     with pytest.raises(PolicyError):
         PolicyRegistry({"x": bad})
 

@@ -3,7 +3,6 @@ operator's GET /v1/feedback. Answers carry system provenance data only (gateway.
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,7 +14,7 @@ from ...core.errors import InvalidRequest
 from ...core.settings import Settings
 from ...verification.public import MAX_COMMENT_CHARS, PublicChecks
 from ..deps import get_feedback_admin, get_public, get_settings, require_admin
-from ..forms import file_field, read_form
+from ..forms import file_field, read_form, read_json_object
 from ..openapi import AUTHENTICATED, errors
 
 router = APIRouter(prefix="/v1/public", tags=["public"], responses=errors(400, 404, 429))
@@ -76,16 +75,8 @@ async def public_check(request: Request, settings: Settings = Depends(get_settin
 
 
 async def _json_url(request: Request) -> str:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _URL_BODY_BYTES:
-            raise InvalidRequest("The JSON body is too long for a URL.", param="url")
-    try:
-        parsed = json.loads(body)
-    except ValueError as exc:
-        raise InvalidRequest("The body is not valid JSON.", param=None, code="invalid_json") from exc
-    url = parsed.get("url") if isinstance(parsed, dict) else None
+    parsed = await read_json_object(request, max_bytes=_URL_BODY_BYTES)
+    url = parsed.get("url")
     if not isinstance(url, str) or not url.strip():
         raise InvalidRequest("Send {\"url\": \"https://...\"}.", param="url", code="missing_required_parameter")
     return url.strip()
@@ -102,7 +93,8 @@ async def public_feedback(body: FeedbackIn, public: PublicChecks = Depends(get_p
 @admin_router.get("/feedback", response_model=FeedbackPage, responses=errors(403))
 async def list_feedback(_admin: Principal = Depends(require_admin),
                         public: PublicChecks = Depends(get_feedback_admin),
-                        limit: int = Query(100, ge=1, le=1000), after: int | None = Query(None, ge=0)) -> dict:
+                        limit: int = Query(100, ge=1, le=1000),
+                        after: int | None = Query(None, ge=0, le=2**63 - 1)) -> dict:  # a 64-bit row id
     """Feedback from the public page and API, oldest first (admin role)."""
     rows = await run_in_threadpool(lambda: public.list_feedback(limit=limit, after=after))
     return {"object": "list", "data": rows}
