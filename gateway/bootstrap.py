@@ -271,7 +271,15 @@ class Runtime:
     def verification(self) -> VerificationService:
         s = self.settings
         return VerificationService(registry=self.registry, audit=self.audit, trust=self._trust,
-                                   checks_dir=Path(s.data_dir) / "checks", keep_uploads=s.keep_check_uploads)
+                                   kept_uploads=self._kept_uploads() if s.keep_check_uploads else None)
+
+    def _kept_uploads(self):
+        """Kept check uploads go where the media go: ``checks/`` beside them in a shared object store, so every
+        node's checks land in one place, else the data directory's ``checks/``."""
+        s = self.settings
+        if s.storage_url.startswith("s3://"):
+            return asset_store_for(s.storage_url.rstrip("/") + "/checks", s.media_dir)
+        return asset_store_for("", Path(s.data_dir) / "checks")
 
     @cached_property
     def public(self) -> PublicChecks:

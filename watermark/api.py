@@ -58,7 +58,9 @@ def embed(frames: np.ndarray, payload: int, *, strength: float = 1.0) -> np.ndar
 def extract(frames: np.ndarray, *, search: bool = True) -> Detection:
     """Look for a payload in `frames` (uint8 RGB, T x H x W x 3 or H x W x 3), pooling evidence over all frames.
 
-    `search=False` reads the frames only as marked (no crop or rescale search): milliseconds per frame, where the
-    search costs seconds on unmarked frames; for callers that read many short pieces of one clip."""
+    The search (when the frames as they are decode to nothing) undoes crops, rescales, left-right and upside-down
+    mirrors and rotations of up to about 5.5 degrees (re-cropped or with black corners). `search=False` reads the frames
+    only as marked: milliseconds per frame, where the search costs seconds on unmarked frames; for callers that read
+    many short pieces of one clip."""
     decoded = dctss.extract(_as_clip(frames), search=search)
     return Detection(payload=decoded.payload, confidence=decoded.confidence, soft_bits=decoded.soft_bits)

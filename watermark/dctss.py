@@ -23,7 +23,9 @@ In short (README.md has the reasoning and the measurements):
   content and codec noise), correlates with the layout and pools over frames, only frames that
   visibly carry a mark counting when some do; the 208 sums go to `coding.decode`.
 - When the frames as they are decode to nothing, `extract` undoes a rescale and finds the
-  block-grid and tile offsets (crops) with `sync`, then decodes there (at most 4 decodes).
+  block-grid and tile offsets (crops) with `sync`, reading every offset through the layout and its
+  three mirrors (FLIPS), then tries small rotations, then decodes there (at most 4 decodes in all).
+- A per-block visibility budget (jnd_flat) keeps the mark under a level or two RMS on flat regions.
 """
 
 from __future__ import annotations
@@ -105,6 +107,20 @@ class DctSsParams:
     mask_norm: float = 1.0
     mask_gain_max: float = 3.0
     mask_temporal_window: int = 12
+    # Visibility budget (JND) per block, applied last: the mark's RMS change in a block may not exceed
+    # strength * (jnd_flat + jnd_texture * texture) luma levels, texture being the standard deviation of the block's
+    # content without its linear ramp (its variance less the energy of its two lowest DCT coefficients: a smooth
+    # gradient masks nothing). On flat regions (skies, walls, gradients) the eye sees a static mid-frequency pattern of
+    # a level or two RMS as mottle (periods of 8 to 23 px sit near the peak of contrast sensitivity at normal viewing
+    # distances); texture masks it in proportion to its own contrast (contrast masking). No luminance term: in 8-bit
+    # gamma-coded levels the threshold is about as low on a bright sky as on a dark one (a Weber term, budget times
+    # mean / 128 above mid-grey, left the mottle visible on the 720p pan's bright sky). The budget is averaged over
+    # +-mask_temporal_window frames like the gains. 0 = no budget (the mark before issue 23).
+    jnd_flat: float = 1.5
+    jnd_texture: float = 0.3
+    # What the budget takes from flat blocks goes to the blocks still under theirs (at most this factor each), so the
+    # frame's mark energy, and with it the evidence after a codec, stays about as it was.
+    jnd_refill_max: float = 2.0
 
 
 DEFAULT_PARAMS = DctSsParams()
@@ -126,8 +142,25 @@ def _dct_matrix(block: int) -> np.ndarray:
     return m  # m[u, x]
 
 
-@lru_cache(maxsize=4)
-def _layout(params: DctSsParams) -> _Layout:
+# Mirrors the search reads through (bits of `Alignment.flip`): a frame flipped left-right (1), upside down (2) or both
+# (3, a half turn). A mirrored frame's 16 px blocks are the marked blocks mirrored, so its grid is found by the same
+# offset search, and a mirrored block's DCT coefficient (u, v) is the original's times (-1)**v for a left-right flip
+# ((-1)**u upside down): the mirrored frame carries the same layout with its tile positions reflected and those chips
+# negated. Reading it through that mirrored layout costs no pixel work: the search's folded tiles are shared by all four.
+FLIP_H, FLIP_V = 1, 2
+FLIPS = (0, FLIP_H, FLIP_V, FLIP_H | FLIP_V)
+
+
+@lru_cache(maxsize=16)
+def _layout(params: DctSsParams, flip: int = 0) -> _Layout:
+    if flip:
+        plain, tb = _layout(params), params.tile_blocks
+        ty, tx = np.divmod(np.arange(tb * tb), tb)
+        ty, tx = (-ty % tb if flip & FLIP_V else ty), (-tx % tb if flip & FLIP_H else tx)
+        source = ty * tb + tx
+        sign = np.array([(-1.0) ** ((v if flip & FLIP_H else 0) + (u if flip & FLIP_V else 0)) for u, v in params.band],
+                        dtype=np.float32)
+        return _Layout(plain.basis, plain.symbol[source], plain.chip[source] * sign[None, :])
     m = _dct_matrix(params.block)
     basis = np.stack([np.outer(m[u], m[v]).reshape(-1) for u, v in params.band], axis=1)
     n_slots = params.tile_blocks**2 * len(params.band)
@@ -144,15 +177,15 @@ def _layout(params: DctSsParams) -> _Layout:
 
 
 @lru_cache(maxsize=4)
-def _pattern_spectra(params: DctSsParams) -> np.ndarray:
-    """`_pattern_fft` laid out for `sync.tile_shift_energy`."""
-    return sync.pattern_spectra(_pattern_fft(params))
+def _pattern_spectra(params: DctSsParams, flips: tuple[int, ...] = (0,)) -> np.ndarray:
+    """`_pattern_fft` laid out for `sync.tile_shift_energy`, the layouts of `flips` one after the other."""
+    return np.concatenate([sync.pattern_spectra(_pattern_fft(params, f)) for f in flips], axis=2)
 
 
-@lru_cache(maxsize=4)
-def _pattern_fft(params: DctSsParams) -> np.ndarray:
+@lru_cache(maxsize=16)
+def _pattern_fft(params: DctSsParams, flip: int = 0) -> np.ndarray:
     """FFT over the tile of each symbol's chip pattern: (n_symbols, K, tb, tb), for the tile-offset search."""
-    layout = _layout(params)
+    layout = _layout(params, flip)
     tb, k = params.tile_blocks, len(params.band)
     pattern = np.zeros((coding.CODED_BITS, k, tb, tb))
     ty, tx = np.divmod(np.arange(tb * tb), tb)
@@ -163,14 +196,14 @@ def _pattern_fft(params: DctSsParams) -> np.ndarray:
 
 @lru_cache(maxsize=32)
 def _frame_layout(
-    params: DctSsParams, blocks_y: int, blocks_x: int, tile_y: int = 0, tile_x: int = 0
+    params: DctSsParams, blocks_y: int, blocks_x: int, tile_y: int = 0, tile_x: int = 0, flip: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Symbol index and chip per (block, band coefficient) for a frame of blocks_y x blocks_x blocks.
 
     (tile_y, tile_x) is the tile position, in blocks, of the frame's first block: zero for a frame
-    as it was marked, something else for a frame cropped from the top or left.
+    as it was marked, something else for a frame cropped from the top or left. `flip`: read through a mirrored layout.
     """
-    layout = _layout(params)
+    layout = _layout(params, flip)
     tb = params.tile_blocks
     by, bx = np.meshgrid((np.arange(blocks_y) + tile_y) % tb, (np.arange(blocks_x) + tile_x) % tb, indexing="ij")
     tile_pos = (by * tb + bx).reshape(-1)
@@ -193,11 +226,31 @@ def _mask(blocks: np.ndarray, params: DctSsParams) -> np.ndarray:
     """Per block amplitude gain from its own luma variance (all ones without a mask)."""
     if params.mask_gamma == 0.0:
         return np.ones(blocks.shape[0], dtype=np.float32)
+    return _mask_from_var(_block_stats(blocks)[1], params)
+
+
+def _block_stats(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per block mean and variance of its levels."""
     # Two single passes without temporaries (blocks.var makes three); float32 sums of 8-bit levels over a block lose
     # under 0.1 of variance.
     n = blocks.shape[1]
     mean = blocks.sum(axis=1).astype(np.float64) / n
-    return _mask_from_var(np.einsum("ij,ij->i", blocks, blocks).astype(np.float64) / n - mean**2, params)
+    return mean, np.einsum("ij,ij->i", blocks, blocks).astype(np.float64) / n - mean**2
+
+
+@lru_cache(maxsize=4)
+def _ramp_basis(params: DctSsParams) -> np.ndarray:
+    """(block**2, 2) orthonormal DCT basis vectors (0, 1) and (1, 0): a block's linear ramps."""
+    m = _dct_matrix(params.block)
+    return np.stack([np.outer(m[0], m[1]).reshape(-1), np.outer(m[1], m[0]).reshape(-1)], axis=1).astype(np.float32)
+
+
+def _jnd_budget(blocks: np.ndarray, var: np.ndarray, params: DctSsParams) -> np.ndarray:
+    """Per block, the largest RMS change (luma levels, at strength 1) the visibility budget allows (see jnd_flat), from
+    the blocks and their variance."""
+    ramp = blocks @ _ramp_basis(params)
+    texture = np.sqrt(np.maximum(var - np.sum(ramp.astype(np.float64) ** 2, axis=1) / blocks.shape[1], 0.0))
+    return params.jnd_flat + params.jnd_texture * texture
 
 
 def _mask_from_var(var: np.ndarray, params: DctSsParams) -> np.ndarray:
@@ -214,6 +267,25 @@ def _block_gains(masks: np.ndarray, params: DctSsParams) -> np.ndarray:
     smooth = _moving_average(masks.astype(np.float64), params.mask_temporal_window)
     norm = np.sqrt(np.mean(smooth**2, axis=1, keepdims=True))
     return np.minimum(smooth * (params.mask_norm / norm), params.mask_gain_max).astype(np.float32)
+
+
+def _within_budget(energy: np.ndarray, budget: np.ndarray, refill_max: float) -> np.ndarray:
+    """Per block amplitude factors that keep every block's energy within its budget and, as far as the budgets and
+    refill_max allow, the frame's total energy as it was: what the capped blocks lose is given to the blocks still under
+    their budget (each scaled by the same factor, at most refill_max, none past its own budget)."""
+    energy = energy.astype(np.float64)
+    target = float(energy.sum())
+    limit = np.sqrt(budget / np.maximum(energy, 1e-12))  # the factor at which each block reaches its budget
+    factor = np.minimum(1.0, limit)
+    for _ in range(4):  # water-filling: a few rounds settle it (each round only caps more blocks)
+        free = factor < limit
+        spent = float(np.sum(energy * factor**2))
+        free_energy = float(np.sum(energy[free] * factor[free] ** 2))
+        if spent >= target * 0.999 or free_energy <= 0.0:
+            break
+        k = np.sqrt((target - spent + free_energy) / free_energy)
+        factor[free] = np.minimum(np.minimum(factor[free] * k, refill_max), limit[free])
+    return factor.astype(np.float32)
 
 
 def _luma(frame: np.ndarray) -> np.ndarray:
@@ -267,11 +339,15 @@ def embed(frames: np.ndarray, payload: int, strength: float, params: DctSsParams
     n_blocks = blocks_y * blocks_x
     masks = np.empty((n_frames, n_blocks), dtype=np.float32)
     weights = np.empty((n_frames, n_blocks), dtype=np.float32)
+    budget = np.empty((n_frames, n_blocks)) if params.jnd_flat > 0 else None
     host = np.empty((n_frames, n_groups))
     for i, frame in enumerate(frames):
         blocks = _to_blocks(_luma(frame), b)
         coeffs = blocks @ layout.basis
-        masks[i] = _mask(blocks, params)
+        var = _block_stats(blocks)[1]
+        masks[i] = _mask_from_var(var, params) if params.mask_gamma != 0.0 else 1.0
+        if budget is not None:
+            budget[i] = _jnd_budget(blocks, var, params)
         weights[i] = _detection_weights(coeffs, params, masks[i])
         host[i] = np.bincount(flat_group, weights=(weights[i][:, None] * chip_of * coeffs).ravel(), minlength=n_groups)
     gains = _block_gains(masks, params)
@@ -282,6 +358,8 @@ def embed(frames: np.ndarray, payload: int, strength: float, params: DctSsParams
         lean[i] = symbols_of_group * host[i] / (amplitude * np.maximum(reach, 1e-12))
     lean = _moving_average(lean, params.temporal_window)
     scale = np.clip(params.margin - lean, params.scale_min, params.scale_max)
+    if budget is not None:  # drifts with the content like the gains: no flicker; in squared levels per block
+        budget = (_moving_average(budget, params.mask_temporal_window) * strength) ** 2 * (b * b)
 
     # Pass 2: add the pattern, scaled per symbol, to R, G and B alike.
     max_mse = (255.0 * strength) ** 2 / 10 ** (params.min_psnr_db / 10)
@@ -290,6 +368,9 @@ def embed(frames: np.ndarray, payload: int, strength: float, params: DctSsParams
     out = np.empty_like(frames)
     for i, frame in enumerate(frames):
         change = chip_of * (symbols_of_group * scale[i]).astype(np.float32)[group_of] * gains[i][:, None]  # (n, K)
+        if budget is not None:
+            change *= _within_budget(np.einsum("nk,nk->n", change, change * np.float32(coeff_gain**2)), budget[i],
+                                     params.jnd_refill_max)[:, None]
         # The basis is orthonormal, so the pixel-domain energy of the change is that of its coefficients.
         mse = float(np.sum((change.astype(np.float64) * coeff_gain) ** 2)) / (h * w)
         if mse > max_mse:
@@ -311,13 +392,16 @@ def embed(frames: np.ndarray, payload: int, strength: float, params: DctSsParams
 
 @dataclass(frozen=True)
 class Alignment:
-    """Where the marked grid lies in a frame: scale to undo, pixel offset of the first whole block, its tile position."""
+    """Where the marked grid lies in a frame: rotation and scale to undo, pixel offset of the first whole block, its tile
+    position, and the mirror (FLIPS) its layout is read through."""
 
     scale: float = 1.0
     dy: int = 0
     dx: int = 0
     tile_y: int = 0
     tile_x: int = 0
+    flip: int = 0
+    angle: float = 0.0
 
 
 ORIGIN = Alignment()
@@ -325,7 +409,9 @@ ORIGIN = Alignment()
 
 def _luma_at(frame: np.ndarray, alignment: Alignment) -> np.ndarray:
     luma = _luma(frame)
-    if alignment.scale != 1.0:
+    if alignment.angle != 0.0:
+        luma = sync.warp([luma], alignment.angle, alignment.scale)[0]
+    elif alignment.scale != 1.0:
         luma = sync.resample(luma, alignment.scale)
     return luma[alignment.dy :, alignment.dx :]
 
@@ -335,7 +421,7 @@ def _plane_evidence_and_noise(luma: np.ndarray, alignment: Alignment, params: Dc
     layout = _layout(params)
     h, w = luma.shape
     b = params.block
-    symbol_of, chip_of = _frame_layout(params, h // b, w // b, alignment.tile_y, alignment.tile_x)
+    symbol_of, chip_of = _frame_layout(params, h // b, w // b, alignment.tile_y, alignment.tile_x, alignment.flip)
     blocks = _to_blocks(luma, b)
     coeffs = blocks @ layout.basis
     weighted = _detection_weights(coeffs, params, _mask(blocks, params))[:, None] * coeffs
@@ -515,13 +601,16 @@ class _BlockGrids:
 
 
 def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams = DEFAULT_PARAMS, *,
-                     coarse_step: int = COARSE_STEP, refine: bool = True) -> tuple[Alignment, float]:
+                     coarse_step: int = COARSE_STEP, refine: bool = True, flips: tuple[int, ...] = FLIPS,
+                     angle: float = 0.0) -> tuple[Alignment, float]:
     """The block-grid offset (block**2 candidates) and tile offset (tile_blocks**2) where the mark's symbol energy peaks.
 
     `lumas` are a few frames' luma planes, already at the original pixel pitch (scale undone);
     their folded tiles are summed coherently. Returns the alignment and its normalised energy
     (about 1 on unmarked content, well above on marked content). Grid offsets are tried on a
-    `coarse_step` lattice, then (with `refine`) around the best REFINE_CANDIDATES of them at 1 px.
+    `coarse_step` lattice, then (with `refine`) around the best REFINE_CANDIDATES of them at 1 px. Every offset is
+    scored through the layout and each of its mirrors in `flips` (the folded tiles are shared, see FLIPS); `angle` is
+    the rotation already undone, recorded in the alignment.
     """
     tb, b = params.tile_blocks, params.block
     crops = []
@@ -532,7 +621,7 @@ def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams 
         # Keep the tile phase: the crop starts on a whole number of tiles from the frame's origin.
         top, left = top - top % (tb * b), left - left % (tb * b)
         crops.append(luma[top : top + rh + b, left : left + rw + b])
-    pattern = _pattern_spectra(params)
+    pattern = _pattern_spectra(params, tuple(flips))
     grids = [_BlockGrids(crop, params) for crop in crops]
     energies: dict[tuple[int, int], np.ndarray] = {}
 
@@ -550,7 +639,7 @@ def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams 
             first = [grids[0].folded(dy, dx) for dy, dx in offsets]
             rest = [sum(g.folded(dy, dx) for g in grids[1:]) for dy, dx in offsets] if len(grids) > 1 else []
         folded = np.stack(first + [f + r for f, r in zip(first, rest)])
-        energy = sync.tile_shift_energy(folded, pattern)
+        energy = sync.tile_shift_energy(folded, pattern, groups=len(flips)).reshape(len(folded), len(flips), tb, tb)
         for i, o in enumerate(offsets):
             energies[o] = energy[i] if not rest else np.maximum(energy[i], energy[len(offsets) + i])
 
@@ -559,10 +648,10 @@ def search_alignment(lumas: list[np.ndarray], scale: float, params: DctSsParams 
         coarse = sorted(energies, key=lambda o: -float(energies[o].max()))[:REFINE_CANDIDATES]
         evaluate([((dy + i) % b, (dx + j) % b) for dy, dx in coarse for i in (-1, 0, 1) for j in (-1, 0, 1)])
     (dy, dx), e = max(energies.items(), key=lambda item: float(item[1].max()))
-    ty, tx = np.unravel_index(int(np.argmax(e)), e.shape)
+    g, ty, tx = np.unravel_index(int(np.argmax(e)), e.shape)
     # A grid offset of dy means the first whole block starts dy px in; a wrap (dy near b) is
     # the same grid one block earlier, which the tile offset absorbs.
-    return Alignment(scale, int(dy), int(dx), int(ty), int(tx)), float(e.max())
+    return Alignment(scale, int(dy), int(dx), int(ty), int(tx), flips[int(g)], angle), float(e.max())
 
 
 # Frames (evenly spaced, the first always included: after a codec it is the intra frame with
@@ -578,7 +667,7 @@ MAX_SEARCH_DECODES = 3
 SYNC_MIN_ENERGY = 1.5
 
 
-# Scale sweep (pass 3 of `extract`). The spectral comb needs about 2.5 tile periods on the frame's short side; a frame
+# Scale sweep (pass 4 of `extract`). The spectral comb needs about 2.5 tile periods on the frame's short side; a frame
 # that holds fewer at some scale (a small clip scaled up: 256 px cropped to 243 and scaled to 360 holds 1.9 periods of
 # 190 px) is searched by brute force over those scales instead: on the first SWEEP_FRAMES frames, a 1% geometric scale
 # lattice with a 4 px grid-offset lattice, then the best SWEEP_CANDIDATES scales refined in 0.25% steps at 2 px, then the full
@@ -599,6 +688,10 @@ SWEEP_CANDIDATES = 3
 # 31 of 32, against 30 with two). Four frames cost up to 1.6 times two on unmarked 360p clips (README: "Last on").
 # (The mean of the frames as one plane was tried: worse.)
 SWEEP_FRAMES = 4
+# The sweep scores its scales through the plain layout only: the mirrored ones (FLIPS) made unmarked frames up to 480 px
+# about 3 times as slow (a 2-frame 128 x 160 clip: 3.1 -> 9.1 s on the loaded machine). The scales it picks are then
+# searched through all four layouts, but a mirrored frame is found by the sweep only where the comb or scale 1 finds it.
+SWEEP_FLIPS = (0,)
 SWEEP_REFINE = (-0.0075, -0.005, -0.0025, 0.0, 0.0025, 0.005, 0.0075)
 
 
@@ -626,7 +719,7 @@ def sweep_scales(lumas: list[np.ndarray], tried: list[float], params: DctSsParam
 
     def energy(scale: float, step: int) -> float:
         return search_alignment([sync.resample(luma, scale) for luma in lumas], scale, params, coarse_step=step,
-                                refine=False)[1]
+                                refine=False, flips=SWEEP_FLIPS)[1]
 
     coarse = sorted(((energy(s, SWEEP_COARSE_STEP), s) for s in lattice), reverse=True)
     picked: list[float] = []
@@ -637,6 +730,67 @@ def sweep_scales(lumas: list[np.ndarray], tried: list[float], params: DctSsParam
             break
     refined = [max((energy(p * (1 + d), COARSE_STEP), p * (1 + d)) for d in SWEEP_REFINE) for p in picked]
     return [s for _, s in sorted(refined, reverse=True)]
+
+
+# Rotation search (pass 3 of `extract`). A rotation turns the block grid, so the offset search only finds it once the
+# rotation is undone to within about a pixel at the edge of the searched region. Brute force, coarse to fine: every
+# ROTATION_COARSE_STEP degrees out to ROTATION_MAX either way, on a ROTATION_PATCH px square at the frame's centre (0.25
+# degrees off moves its corner by under a pixel) of the first ROTATION_FRAMES search frames, at two scales per angle:
+# 1 (the corners the rotation uncovers are left black) and cos a + (long / short side) sin |a| (the rotated picture
+# re-cropped to the frame's aspect ratio and scaled back to its size, what an editor's "straighten" does). The
+# ROTATION_CANDIDATES best (angle, scale) pairs whose energy reaches ROTATION_MIN_ENERGY are refined in
+# ROTATION_FINE_STEP steps on a ROTATION_REFINE_PATCH px square, then searched on the whole of every search frame and
+# decoded like the other alignments, out of the same budget of MAX_SEARCH_DECODES. Mirrors are not combined with
+# rotations (their layouts are left out of this pass: it would cost 4 times as much).
+ROTATION_MAX = 5.5
+ROTATION_COARSE_STEP = 0.5
+ROTATION_PATCH = 256
+ROTATION_FRAMES = 4
+ROTATION_FINE_STEP = 0.1
+ROTATION_REFINE_PATCH = 512
+ROTATION_CANDIDATES = 2
+# Measured on the 8 bench clips (8 frames each): the coarse stage's best energy on unmarked ones rotated by 5 degrees
+# 1.38 to 1.45, on marked ones rotated by -2 (black corners) or 5 degrees (re-cropped) 2.02 to 3.66. Below the threshold nothing is refined, which
+# keeps unmarked input at the coarse stage's cost; decodes are bounded whatever it is.
+ROTATION_MIN_ENERGY = 1.5
+
+
+def rotation_zoom(degrees: float, shape: tuple[int, int]) -> float:
+    """The scale a rotation by `degrees` implies when the rotated picture is re-cropped to the frame's aspect ratio."""
+    a = np.deg2rad(abs(degrees))
+    h, w = shape
+    return float(np.cos(a) + max(h / w, w / h) * np.sin(a))
+
+
+def rotation_alignments(lumas: list[np.ndarray], params: DctSsParams = DEFAULT_PARAMS) -> list[tuple[float, Alignment]]:
+    """Alignments (with their energy, best first) of a rotated mark in a few frames' luma planes (see above)."""
+    shape = lumas[0].shape
+    steps = int(round(ROTATION_MAX / ROTATION_COARSE_STEP))
+    angles = [k * ROTATION_COARSE_STEP for k in range(-steps, steps + 1) if k]
+
+    def energy(angle: float, scale: float, patch: int, planes: list[np.ndarray], step: int) -> float:
+        out = (min(patch, int(shape[0] / scale)), min(patch, int(shape[1] / scale)))
+        warped = sync.warp(planes, angle, scale, out)
+        return search_alignment(warped, scale, params, coarse_step=step, refine=False, flips=(0,))[1]
+
+    few = lumas[:ROTATION_FRAMES]
+    coarse = sorted(((energy(a, z, ROTATION_PATCH, few, COARSE_STEP), a, z)
+                     for a in angles for z in sorted({1.0, rotation_zoom(a, shape)})), reverse=True)
+    picked: list[tuple[float, float]] = []
+    for e, angle, scale in coarse:
+        if e < ROTATION_MIN_ENERGY or len(picked) == ROTATION_CANDIDATES:
+            break
+        # The neighbours of a peak are the same peak, a little lower: the next candidate is another angle.
+        if all(abs(angle - a) > 2 * ROTATION_COARSE_STEP for a, _ in picked):
+            picked.append((angle, scale))
+    found = []
+    for angle, scale in picked:
+        fine = [angle + k * ROTATION_FINE_STEP for k in range(-2, 3)]
+        _, angle = max((energy(a, scale, ROTATION_REFINE_PATCH, lumas, COARSE_STEP), a) for a in fine)
+        planes = sync.warp(lumas, angle, scale)
+        alignment, e = search_alignment(planes, scale, params, flips=(0,), angle=angle)
+        found.append((e, alignment))
+    return sorted(found, key=lambda item: -item[0])
 
 
 def extract(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS, *, search: bool = True) -> coding.DecodedPayload:
@@ -663,9 +817,10 @@ def extract(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS, *, search:
             scales.append(s)
     budget = MAX_SEARCH_DECODES
 
-    def search_and_decode(candidates: list[float]) -> coding.DecodedPayload | None:
+    def search_and_decode(candidates: list[float], found: list[tuple[float, Alignment]] | None = None
+                          ) -> coding.DecodedPayload | None:
         nonlocal budget
-        found = []
+        found = [item for item in found or [] if item[0] >= SYNC_MIN_ENERGY]
         for scale in candidates:
             planes = lumas if scale == 1.0 else [sync.resample(luma, scale) for luma in lumas]
             if min(planes[0].shape) < tile // 2:
@@ -684,7 +839,13 @@ def extract(frames: np.ndarray, params: DctSsParams = DEFAULT_PARAMS, *, search:
     decoded = search_and_decode(scales)
     if decoded is not None:
         return decoded
-    # Pass 3: brute force over scales (frames up to FULL_SWEEP_MAX_SIDE: all the comb did not try; larger frames: those
+    # Pass 3: small rotations, with or without the re-crop they imply (see ROTATION_MAX). Before the scale sweep: it
+    # costs a fraction of the sweep on frames up to FULL_SWEEP_MAX_SIDE.
+    if budget > 0:
+        decoded = search_and_decode([], rotation_alignments(lumas, params))
+        if decoded is not None:
+            return decoded
+    # Pass 4: brute force over scales (frames up to FULL_SWEEP_MAX_SIDE: all the comb did not try; larger frames: those
     # at which they hold too few tile periods for the comb).
     if budget > 0:
         decoded = search_and_decode(sweep_scales(lumas, scales, params))

@@ -163,13 +163,14 @@ def pattern_spectra(pattern_fft: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(p.transpose(2, 1, 0)).astype(np.complex64)
 
 
-def tile_shift_energy(folded: np.ndarray, spectra_p: np.ndarray) -> np.ndarray:
+def tile_shift_energy(folded: np.ndarray, spectra_p: np.ndarray, groups: int = 1) -> np.ndarray:
     """Normalised symbol energy for every circular tile shift of each folded tile.
 
     `folded` is (n, tb, tb, K): n candidate grid offsets, each folded into one tile;
     `spectra_p` is `pattern_spectra` of the FFT over the tile of each symbol's chip pattern.
     Returns (n, tb, tb): the per-symbol sums' energy at each tile shift over its expectation
-    without a mark, so unmarked content gives about 1. The per-symbol sums are circular
+    without a mark, so unmarked content gives about 1. With `groups` > 1, `spectra_p` holds that many layouts' spectra
+    one after the other (the mirrored ones) and the result is (n, groups, tb, tb), one energy map per layout. The per-symbol sums are circular
     cross-correlations: one batched matrix product per frequency, then back to shifts by a
     matrix product with the inverse real DFT.
     """
@@ -177,8 +178,49 @@ def tile_shift_energy(folded: np.ndarray, spectra_p: np.ndarray) -> np.ndarray:
     half = tb // 2 + 1  # real signals: half the spectrum is enough
     a = np.fft.rfft2(folded, axes=(1, 2)).reshape(n, tb * half, k)  # (n, f, K)
     a = np.ascontiguousarray(np.conj(a).transpose(1, 0, 2)).astype(np.complex64)  # (f, n, K)
-    spectra = np.matmul(a, spectra_p).transpose(1, 2, 0)  # (n, S, f)
+    spectra = np.matmul(a, spectra_p).reshape(tb * half, -1)  # (f, n * groups * S)
     cos, sin = _inverse_rdft(tb)
-    sums = np.ascontiguousarray(spectra.real) @ cos + np.ascontiguousarray(spectra.imag) @ sin  # (n, S, tb * tb)
+    # Back to shifts in the (f, ...) layout the product comes in: no transposed copy of the large spectra.
+    sums = cos.T @ spectra.real + sin.T @ spectra.imag  # (tb * tb, n * groups * S)
+    energy = np.einsum("tgs,tgs->tg", *(sums.reshape(tb * tb, n * groups, -1),) * 2)  # (tb * tb, n * groups)
     denom = np.maximum(np.sum(folded**2, axis=(1, 2, 3)), 1e-12)
-    return (np.einsum("nsf,nsf->nf", sums, sums).reshape(n, tb, tb)) / denom[:, None, None]
+    energy = energy.T.reshape(n, groups, tb, tb) / denom[:, None, None, None]
+    return energy[:, 0] if groups == 1 else energy
+
+
+def warp(planes: list[np.ndarray], degrees: float, scale: float = 1.0,
+         out_shape: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """Undo a rotation by `degrees` (counter-clockwise, about the frame's centre) and a resize by `scale` in each of a
+    few same-sized luma planes, like `resample`: they come back at their original pixel pitch and orientation,
+    bilinear. The output is the whole frame (floor(h / scale) x floor(w / scale)) or, with `out_shape`, that many
+    pixels around its centre; pixels the frame does not cover take the plane's mean. The sample positions are worked
+    out once for all the planes."""
+    h, w = planes[0].shape
+    fh, fw = int(np.floor(h / scale)), int(np.floor(w / scale))
+    oh, ow = out_shape if out_shape is not None else (fh, fw)
+    a = np.deg2rad(degrees)
+    c, s = np.float32(np.cos(a)), np.float32(np.sin(a))
+    # Output pixel i (of the whole output; a window starts (full - out) // 2 in) lies at (i + 0.5) * scale - 0.5 in the
+    # unrotated input, `resample`'s convention (without a rotation the two agree); the rotation turns that about the
+    # input's centre.
+    cy, cx = np.float32((h - 1) / 2), np.float32((w - 1) / 2)
+    yy = (np.arange(oh, dtype=np.float32)[:, None] + np.float32((fh - oh) // 2 + 0.5)) * np.float32(scale) - 0.5 - cy
+    xx = (np.arange(ow, dtype=np.float32)[None, :] + np.float32((fw - ow) // 2 + 0.5)) * np.float32(scale) - 0.5 - cx
+    sy = c * yy - s * xx + cy
+    sx = s * yy + c * xx + cx
+    # Pixels count as covered out to half a pixel past the edge pixels' centres (clamped there, as `resample` does).
+    outside = (sy < -0.5) | (sy > h - 0.5) | (sx < -0.5) | (sx > w - 0.5)
+    sy, sx = np.clip(sy, 0, h - 1), np.clip(sx, 0, w - 1)
+    y0 = np.minimum(np.floor(sy).astype(np.int64), h - 2)
+    x0 = np.minimum(np.floor(sx).astype(np.int64), w - 2)
+    fy, fx = sy - y0, sx - x0
+    i = y0 * w + x0
+    out = []
+    for plane in planes:
+        flat = np.asarray(plane, dtype=np.float32).reshape(-1)
+        top = flat[i] * (1 - fx) + flat[i + 1] * fx
+        bottom = flat[i + w] * (1 - fx) + flat[i + w + 1] * fx
+        warped = top * (1 - fy) + bottom * fy
+        warped[outside] = flat.mean()
+        out.append(warped)
+    return out

@@ -15,7 +15,7 @@ class WatermarkError(ValueError):
 class Detection:
     """What `extract` found in a clip.
 
-    `payload` is reported only when the decoded message passes its CRC-24 and the decoding
+    `payload` is reported only when the decoded message passes its CRC-32 and the decoding
     margin check, so a wrong payload is practically never returned; it is None otherwise.
     `confidence` is 0.0 when `payload` is None and in [0.5, 1.0] when it is set, rising with
     the decoding margin. `soft_bits` holds one value in [-1, 1] per payload bit (MSB first):

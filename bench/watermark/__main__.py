@@ -35,7 +35,7 @@ def _flicker(clip: np.ndarray, marked: np.ndarray) -> tuple[float, float]:
 
 
 def quality_and_robustness(clips, rng) -> tuple[list[dict], dict]:
-    quality, per_attack = [], {name: [] for name in attacks.ATTACKS}
+    quality, per_attack = [], {name: [] for name in attacks.WATERMARK_ATTACKS}
     for name, clip in clips:
         payload = int(rng.integers(0, 2**63)) * 2 + int(rng.integers(0, 2))
         marked = watermark.embed(clip, payload)
@@ -43,12 +43,16 @@ def quality_and_robustness(clips, rng) -> tuple[list[dict], dict]:
         quality.append(dict(clip=name, psnr_y=attacks.psnr(clip, marked), ssim_y=attacks.ssim(clip, marked),
                             mark_rms=mark_rms, frame_to_frame_rms=step_rms))
         print(f"  {name}: PSNR-Y {quality[-1]['psnr_y']:.2f} dB, SSIM-Y {quality[-1]['ssim_y']:.4f}", flush=True)
-        for attack_name, attack in attacks.ATTACKS.items():
+        misses = []
+        for attack_name, attack in attacks.WATERMARK_ATTACKS.items():
             found = watermark.extract(attack(marked))
             soft = found.soft_bits
             per_attack[attack_name].append(dict(
                 clip=name, exact=found.payload == payload, wrong=found.payload not in (None, payload),
                 bit_accuracy=float(np.mean((soft > 0) == (_bits(payload) == 1))), confidence=found.confidence))
+            if found.payload != payload:
+                misses.append(attack_name)
+        print(f"    missed: {', '.join(misses) or 'none'}", flush=True)
     return quality, per_attack
 
 
@@ -193,8 +197,15 @@ def speed() -> list[dict]:
         extract_s, _ = _best_of(SPEED_RUNS, lambda: watermark.extract(marked))
         cropped = attacks.crop(marked, area=0.8, position="centre")  # takes the synchronisation search
         crop_s, _ = _best_of(SPEED_RUNS, lambda: watermark.extract(cropped))
-        rows.append(dict(size=f"{w}x{h}", frames=t, embed_fps=t / embed_s, extract_fps=t / extract_s,
-                         extract_s_per_10s_at_24fps=240 / (t / extract_s), cropped_extract_s=crop_s))
+        row = dict(size=f"{w}x{h}", frames=t, embed_fps=t / embed_s, extract_fps=t / extract_s,
+                   extract_s_per_10s_at_24fps=240 / (t / extract_s), cropped_extract_s=crop_s)
+        if h == 720:
+            # Issue 23's bar: 10 s of unmarked 720p (the clip's 48 frames five times over) through the whole search,
+            # the mirrored layouts and the rotation search included.
+            long_clip = np.concatenate([clip] * 5)
+            row["unmarked_10s_extract_s"], _ = _best_of(1, lambda: watermark.extract(long_clip))
+            del long_clip
+        rows.append(row)
     return rows
 
 
@@ -239,7 +250,8 @@ def main() -> None:
     robustness = []
     for name, rows in per_attack.items():
         exact = float(np.mean([r["exact"] for r in rows]))
-        bar = 0.99 if name in attacks.BAR_99 else (None if name == "none" else 0.90)
+        bar = (0.99 if name in attacks.BAR_99 else 0.95 if name in attacks.BAR_95
+               else None if name in attacks.NO_BAR else 0.90)
         row = dict(attack=name, exact_rate=exact, bit_accuracy=float(np.mean([r["bit_accuracy"] for r in rows])),
                    wrong=int(sum(r["wrong"] for r in rows)), clips=len(rows), bar=bar,
                    meets=None if bar is None else exact >= bar,
@@ -276,11 +288,13 @@ def main() -> None:
         print(f"| {r['symbol_snr_db']} | {r['exact']:.1%} | {r['wrong']} |")
 
     rows = speed()
-    print("\n| size | embed fps | extract fps | extract s for 10 s at 24 fps | 2 s clip centre-cropped: extract s (search) |")
-    print("|---|---|---|---|---|")
+    print("\n| size | embed fps | extract fps | extract s for 10 s at 24 fps | 2 s clip centre-cropped: extract s (search) "
+          "| 10 s unmarked: extract s (whole search) |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
+        unmarked = f"{r['unmarked_10s_extract_s']:.2f}" if "unmarked_10s_extract_s" in r else ""
         print(f"| {r['size']} | {r['embed_fps']:.1f} | {r['extract_fps']:.1f} | {r['extract_s_per_10s_at_24fps']:.2f} "
-              f"| {r['cropped_extract_s']:.2f} |")
+              f"| {r['cropped_extract_s']:.2f} | {unmarked} |")
 
     result = dict(algorithm=watermark.ALGORITHM, quick=args.quick, machine=dict(
         cpus=os.cpu_count(), platform=platform.platform()), seconds=time.time() - started,

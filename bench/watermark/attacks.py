@@ -186,5 +186,57 @@ ATTACKS = {
 }
 """Every attack of the issue, by the name the bench prints. Each maps a marked clip to what the extractor sees."""
 
-BAR_99 = [name for name in ATTACKS if name not in ("none", "H.264 CRF 35", "crop 90% -> 360p -> H.264 CRF 28")]
-"""Attacks where the issue asks for >= 99% exact payload recovery (the rest: >= 90%; "none" is the baseline)."""
+GEOMETRY_ATTACKS = {
+    "mirror h": lambda f: mirror(f, axis="h"),
+    "mirror v": lambda f: mirror(f, axis="v"),
+    "rotate +2 deg, black corners": lambda f: rotate(f, degrees=2.0, fill="black"),
+    "rotate -2 deg, black corners": lambda f: rotate(f, degrees=-2.0, fill="black"),
+    "rotate +5 deg, black corners": lambda f: rotate(f, degrees=5.0, fill="black"),
+    "rotate -5 deg, black corners": lambda f: rotate(f, degrees=-5.0, fill="black"),
+    "rotate +2 deg, re-cropped": lambda f: rotate(f, degrees=2.0, fill="crop"),
+    "rotate -2 deg, re-cropped": lambda f: rotate(f, degrees=-2.0, fill="crop"),
+    "rotate +5 deg, re-cropped": lambda f: rotate(f, degrees=5.0, fill="crop"),
+    "rotate -5 deg, re-cropped": lambda f: rotate(f, degrees=-5.0, fill="crop"),
+    "mirror h -> H.264 CRF 28": lambda f: h264(mirror(f, axis="h"), crf=28, fps=FPS),
+    "rotate 3 deg -> crop 90% -> 360p -> H.264 CRF 28": lambda f: rotate_crop_scale_h264(f, fps=FPS, seed=f.shape[2]),
+}
+"""Issue 23's attacks: mirrors and small rotations (kept apart from ATTACKS, which the verification and fingerprint
+benches also run)."""
+
+WATERMARK_ATTACKS = {**ATTACKS, **GEOMETRY_ATTACKS}
+"""What the watermark bench runs."""
+
+BAR_99 = [name for name in WATERMARK_ATTACKS
+          if name not in ("none", "H.264 CRF 35", "crop 90% -> 360p -> H.264 CRF 28")
+          and not name.startswith(("rotate", "mirror h ->"))]
+"""Attacks where an issue asks for >= 99% exact payload recovery ("none" is the baseline)."""
+BAR_95 = [name for name in WATERMARK_ATTACKS if name.startswith("rotate") and "H.264" not in name]
+"""Attacks where issue 23 asks for >= 95% (the small rotations, both variants)."""
+NO_BAR = ("none", "H.264 CRF 35")
+"""Reported without a bar (the baseline; CRF 35, which issue 23 asks to report only). The rest: >= 90%."""
+
+
+def mirror(frames: np.ndarray, *, axis: str = "h") -> np.ndarray:
+    """Mirror every frame: "h" flips left-right (the one-click evasion), "v" upside down."""
+    return np.ascontiguousarray(frames[:, :, ::-1] if axis == "h" else frames[:, ::-1])
+
+
+def rotate(frames: np.ndarray, *, degrees: float, fill: str = "black") -> np.ndarray:
+    """Rotate every frame about its centre by `degrees` (counter-clockwise), bilinear, same size.
+
+    fill="black": the corners the rotation uncovers stay black. fill="crop": the largest centred rectangle of the
+    frame's aspect ratio that the rotated picture covers is cut out and scaled back to the frame size (what an editor's
+    "straighten" does), so a rotation also implies a zoom of 1 / (cos a + max(W/H, H/W) sin |a|)."""
+    _, h, w, _ = frames.shape
+    zoom = 1.0
+    if fill == "crop":
+        a = np.deg2rad(abs(degrees))
+        zoom = 1.0 / (np.cos(a) + max(w / h, h / w) * np.sin(a))
+    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0 / zoom)
+    return np.stack([cv2.warpAffine(f, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                    borderValue=(0, 0, 0)) for f in frames])
+
+
+def rotate_crop_scale_h264(frames: np.ndarray, *, degrees: float = 3.0, fps: int = 24, seed: int = 0) -> np.ndarray:
+    """Rotate by `degrees` (re-cropped to the frame's aspect ratio), then crop 90% -> 360p -> H.264 CRF 28."""
+    return crop_scale_h264(rotate(frames, degrees=degrees, fill="crop"), fps=fps, seed=seed)

@@ -17,6 +17,7 @@ Prompts are kept in the jobs table only as long as needed: removed when the vide
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -372,10 +373,19 @@ class GenerationService:
         return rows[:limit], len(rows) > limit
 
     def content(self, principal: Principal, video_id: str, variant: str) -> tuple[bytes, str]:
+        pieces, media_type = self.content_stream(principal, video_id, variant)
+        return b"".join(pieces), media_type
+
+    def content_stream(self, principal: Principal, video_id: str, variant: str) -> tuple[Iterator[bytes], str]:
+        """The content in pieces, as the store reads it (a download never holds a whole video in memory)."""
         job, name = self._stored_content(principal, video_id, variant)
         if name is None:  # a video made before spritesheets were kept
-            return self._spritesheet_from_video(job), "image/jpeg"
-        return self._assets.get(name), "video/mp4" if variant == "video" else "image/jpeg"
+            return iter([self._spritesheet_from_video(job)]), "image/jpeg"
+        try:
+            pieces = self._assets.stream(name)
+        except FileNotFoundError:  # deleted between the check and the read
+            raise NotFound(f"The {variant} of '{video_id}' is no longer stored.", param="video_id") from None
+        return pieces, "video/mp4" if variant == "video" else "image/jpeg"
 
     def content_url(self, principal: Principal, video_id: str, variant: str) -> str | None:
         """Where the client may fetch the content straight from the object store (a presigned URL), or None when

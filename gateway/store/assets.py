@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
+
+# Downloads are sent in pieces of this size, so a large video never has to sit whole in the API's memory.
+STREAM_CHUNK = 1024 * 1024
 
 
 class AssetStore(Protocol):
     def put(self, name: str, data: bytes) -> None: ...
 
     def get(self, name: str) -> bytes: ...
+
+    def stream(self, name: str) -> Iterator[bytes]:
+        """The asset in pieces (FileNotFoundError, raised before the first piece, when it is not there)."""
 
     def exists(self, name: str) -> bool: ...
 
@@ -50,6 +57,16 @@ class LocalAssetStore:
 
     def get(self, name: str) -> bytes:
         return self._path(name).read_bytes()
+
+    def stream(self, name: str) -> Iterator[bytes]:
+        handle = self._path(name).open("rb")  # opened now: a missing file fails here, not mid-response
+
+        def pieces() -> Iterator[bytes]:
+            with handle:
+                while piece := handle.read(STREAM_CHUNK):
+                    yield piece
+
+        return pieces()
 
     def exists(self, name: str) -> bool:
         return self._path(name).exists()
@@ -91,12 +108,23 @@ class S3AssetStore:
         self._client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data)
 
     def get(self, name: str) -> bytes:
+        with self._object(name) as body:
+            return body.read()
+
+    def stream(self, name: str) -> Iterator[bytes]:
+        body = self._object(name)
+
+        def pieces() -> Iterator[bytes]:
+            with body:
+                yield from body.iter_chunks(STREAM_CHUNK)
+
+        return pieces()
+
+    def _object(self, name: str):
         try:
-            response = self._client.get_object(Bucket=self.bucket, Key=self._key(name))
+            return self._client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"]
         except self._client.exceptions.NoSuchKey as exc:
             raise FileNotFoundError(name) from exc
-        with response["Body"] as body:
-            return body.read()
 
     def exists(self, name: str) -> bool:
         from botocore.exceptions import ClientError

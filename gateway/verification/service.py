@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -26,6 +24,7 @@ from ..media.sampling import watermark_indices
 from ..provenance import read_provenance
 from ..registry import FINGERPRINT_ALG, Registry, RegistryMatch, sample_indices
 from ..registry.fingerprint import frame_fingerprint
+from ..store.assets import AssetStore
 from .layers import Verdict, extract_watermark
 from .timeline import read_timeline, timeline_indices
 from .trust import TrustAnchors
@@ -69,15 +68,15 @@ def _decode_value(value: str, *, size: int) -> bytes:
 
 class VerificationService:
     def __init__(self, *, registry: Registry, audit: AuditLog, trust: Callable[[], TrustAnchors],
-                 checks_dir: Path, keep_uploads: bool) -> None:
+                 kept_uploads: AssetStore | None) -> None:
         """``trust``: the roots a check trusts (asked for on first use: the development root is made lazily).
-        ``keep_uploads``: keep each checked file under ``checks_dir`` (owner-only); off by default, since a
-        check should not retain what it was given."""
+        ``kept_uploads``: where each checked file is kept (the data directory's ``checks/``, owner-only, or
+        ``checks/`` under the shared object store); None, the default setting, keeps nothing, since a check should
+        not retain what it was given."""
         self._registry = registry
         self._audit = audit
         self._trust = trust
-        self.checks_dir = checks_dir
-        self._keep_uploads = keep_uploads
+        self.kept_uploads = kept_uploads
 
     def verify(self, data: bytes, *, tenant: str | None, actor: str, check_id: str | None = None,
                timeline: bool = True) -> Verdict:
@@ -126,7 +125,7 @@ class VerificationService:
             store = registry.manifest_store(match.manifest_id)
             if store:
                 recovered = read_provenance(data, mime, trust_anchors_pem=anchors, manifest_store=store)
-        kept = self._keep(check_id, mime, data) if self._keep_uploads else None
+        kept = self._keep(check_id, mime, data) if self.kept_uploads is not None else None
         verdict = Verdict(mime=mime, sha256=hashlib.sha256(data).hexdigest(), c2pa=c2pa, watermark=wm,
                           registry=match, recovered=recovered, check_id=check_id, kept_as=kept,
                           trust=trust.source(c2pa, lambda pem: read_provenance(data, mime, trust_anchors_pem=pem)),
@@ -142,14 +141,9 @@ class VerificationService:
         return verdict
 
     def _keep(self, check_id: str, mime: str, data: bytes) -> str:
-        """Write the checked upload to <checks dir>/<check id>.<ext> (owner-only); returns
-        ``checks/<file name>``, the path relative to the data directory."""
-        folder = self.checks_dir
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Store the checked upload as <check id>.<ext>; returns ``checks/<file name>``."""
         name = f"{check_id}.{_EXTENSIONS.get(mime, 'bin')}"
-        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        self.kept_uploads.put(name, data)
         return f"checks/{name}"
 
     # -- C2PA Soft Binding Resolution ----------------------------------------------------------

@@ -43,6 +43,7 @@ def test_s3_asset_store_round_trip(s3_store):
     s3_store.put("video_1.mp4", data)
     assert s3_store.exists("video_1.mp4")
     assert s3_store.get("video_1.mp4") == data
+    assert b"".join(s3_store.stream("video_1.mp4")) == data  # downloads are served in pieces
     s3_store.delete("video_1.mp4")
     s3_store.delete("video_1.mp4")  # deleting what is gone is fine, as with local files
     assert not s3_store.exists("video_1.mp4")
@@ -159,7 +160,7 @@ def test_s3_storage_with_presigned_downloads(tmp_path, s3_server, monkeypatch, s
         monkeypatch.setenv(key, value)
     settings = Settings(data_dir=tmp_path / "data", api_keys="hm-s3-key:tenant-s3", deployment="single",
                         storage_url=f"s3://{s3_server.bucket}/{tmp_path.name}", storage_presign_seconds=120,
-                        default_size="128x128")
+                        default_size="128x128", keep_check_uploads=True)
     with start_gateway(settings) as base:
         client = openai.OpenAI(base_url=f"{base}/v1", api_key="hm-s3-key", max_retries=2)
         created = client.videos.create(prompt="a red circle moving right on a black background", size="128x128",
@@ -188,3 +189,7 @@ def test_s3_storage_with_presigned_downloads(tmp_path, s3_server, monkeypatch, s
         with open(tmp_path / "out.mp4", "rb") as handle:
             check = client.content_provenance_checks.create(file=handle)
         assert check.results[0].validation_state == "trusted"
+        # A kept check upload lands beside the media in the bucket, where every node's checks go.
+        kept = boto3.client("s3", endpoint_url=s3_server.endpoint_url).get_object(
+            Bucket=s3_server.bucket, Key=f"{tmp_path.name}/checks/{check.id}.mp4")["Body"].read()
+        assert kept == downloaded and not (tmp_path / "data" / "checks").exists()

@@ -204,12 +204,12 @@ def test_check_uploads_are_kept_only_when_configured(tmp_path, keep):
         (row,) = rt.audit.entries(event="provenance.check")
         assert verdict.check_id in row.entry and ("kept_as" in row.entry) == keep
         if keep:
-            stored = rt.verification.checks_dir / f"{verdict.check_id}.png"
+            stored = tmp_path / "data" / "checks" / f"{verdict.check_id}.png"
             assert verdict.kept_as == f"checks/{verdict.check_id}.png"
             assert stored.read_bytes() == data
             assert (stored.stat().st_mode & 0o777) == 0o600
         else:
             assert verdict.kept_as is None
-            assert not rt.verification.checks_dir.exists()
+            assert rt.verification.kept_uploads is None and not (tmp_path / "data" / "checks").exists()
     finally:
         rt.close()

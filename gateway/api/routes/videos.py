@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field, StrictInt
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -189,8 +189,8 @@ def download_content(video_id: str, variant: Literal["video", "thumbnail", "spri
     # With HALLMARK_STORAGE_PRESIGN_SECONDS on S3 storage the client fetches the bytes from the store itself.
     if (url := generation.content_url(principal, video_id, variant)) is not None:
         return RedirectResponse(url, status_code=307)
-    data, media_type = generation.content(principal, video_id, variant)
+    pieces, media_type = generation.content_stream(principal, video_id, variant)
     extension = "mp4" if variant == "video" else "jpg"
     name = video_id if variant == "video" else f"{video_id}.{variant}"
-    return Response(content=data, media_type=media_type,
-                    headers={"content-disposition": f'attachment; filename="{name}.{extension}"'})
+    return StreamingResponse(pieces, media_type=media_type,
+                             headers={"content-disposition": f'attachment; filename="{name}.{extension}"'})
