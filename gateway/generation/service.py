@@ -148,6 +148,7 @@ class GenerationService:
         from generator import CONTINUE, TRANSFORM, capabilities_of
 
         prompt = parse_prompt(form.prompt, self._defaults.max_prompt_chars)
+        seed = parse_seed(form.seed)
         model = self.resolve_model(form.model)
         generator = self._generator.get()
         needed = CONTINUE if operation == "extend" else TRANSFORM
@@ -186,7 +187,7 @@ class GenerationService:
         decision = self._moderation.moderate(prompt=prompt, tenant=principal.tenant, actor=principal.actor,
                                              reference=clip, hold_review=True)
         return self.create(principal, NewVideo(prompt=prompt, model=model.name, seconds=seconds, size=size,
-                                               seed=parse_seed(form.seed), operation=operation, source=data,
+                                               seed=seed, operation=operation, source=data,
                                                source_video_id=source_video_id, requested_model=model.alias),
                            decision)
 

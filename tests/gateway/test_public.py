@@ -8,7 +8,9 @@ import http.server
 import io
 import ipaddress
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -373,7 +375,7 @@ def browser(tmp_path) -> Iterator[DevTools]:
         port = sock.getsockname()[1]
     process = subprocess.Popen([binary, "--headless", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={port}",
                                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1400", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -396,7 +398,8 @@ def browser(tmp_path) -> Iterator[DevTools]:
         yield tools
         tools.close()
     finally:
-        process.terminate()
+        # Its own process group: Chromium's zygote and renderer children go with it, not just the browser process.
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)
 
 
