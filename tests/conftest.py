@@ -80,6 +80,22 @@ def serve_in_thread(settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def audit_events():
+    """``audit_events(settings, event)``: the entries of that event in the audit log of ``settings``' database."""
+    from gateway.audit import AuditLog
+    from gateway.store.db import Database
+
+    def read(settings, event: str) -> list:
+        db = Database(settings.resolved_database_url)
+        try:
+            return list(AuditLog(db).entries(event=event))
+        finally:
+            db.dispose()
+
+    return read
+
+
+@pytest.fixture(scope="session")
 def start_gateway():
     """``serve_in_thread``, for tests that need a gateway with settings of their own."""
     return serve_in_thread

@@ -159,11 +159,8 @@ class GenerationService:
             raise InvalidRequest("'video' must be either an uploaded video file or {\"id\": \"<video id>\"} naming "
                                  "one of your completed videos.", param="video",
                                  code="missing_required_parameter" if form.video is None else "invalid_value")
-        source_video_id = None
-        if form.video_id is not None:
-            parent = self.get(principal, form.video_id)
+        if form.video_id is not None:  # one of the tenant's completed videos (404 for anyone else's)
             data, _mime = self.content(principal, form.video_id, "video")
-            source_video_id = parent.id
         else:
             data = form.video
         clip = self._moderation.inspect_source(data, param="video")
@@ -188,7 +185,7 @@ class GenerationService:
                                              reference=clip, hold_review=True)
         return self.create(principal, NewVideo(prompt=prompt, model=model.name, seconds=seconds, size=size,
                                                seed=seed, operation=operation, source=data,
-                                               source_video_id=source_video_id, requested_model=model.alias),
+                                               source_video_id=form.video_id, requested_model=model.alias),
                            decision)
 
     def create(self, principal: Principal, request: NewVideo, moderation: Moderation) -> VideoJob:

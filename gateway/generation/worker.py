@@ -25,6 +25,7 @@ from ..core import request_id
 from ..core.errors import GatewayError
 from ..core.redact import without_paths
 from ..media import decode_media, evenly_spaced, probe_mp4
+from ..provenance import carries_manifest
 from ..store.assets import AssetStore
 from ..store.db import Database, TenantScheduleRow, VideoJob, utcnow
 from ..store.queue import JobQueue
@@ -337,8 +338,6 @@ class JobRunner:
     def _source(self, job: VideoJob) -> JobSource | None:
         if not job.source_path:
             return None
-        from ..provenance import read_provenance
-
         data = self._assets.get(job.source_path)
         width, height = (int(v) for v in job.size.split("x"))
         # At most SOURCE_FPS frames a second, at the output's size at most: what the generator and the stitching
@@ -353,10 +352,9 @@ class JobRunner:
             with self._db.session() as session:
                 parent = session.get(VideoJob, job.source_video_id)
             parent_content_id = int(parent.content_id, 16) if parent is not None else None
-        # Whether c2pa-rs will find a manifest to validate and copy into the parent ingredient.
-        has_manifest = read_provenance(data, media.mime, trust_anchors_pem=None).detected
+        # Whether c2pa-rs will find a manifest to copy into the parent ingredient (it validates it itself at signing).
         return JobSource(operation=job.operation, data=data, frames=media.frames, fps=fps,
-                         has_manifest=has_manifest, parent_content_id=parent_content_id)
+                         has_manifest=carries_manifest(data), parent_content_id=parent_content_id)
 
     def _fail(self, job: VideoJob, code: str, message: str) -> None:
         """End the job as failed and record its terminal ``video.failed`` entry (once, whoever ends it)."""

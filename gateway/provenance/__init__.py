@@ -16,11 +16,19 @@ from .manifest import (
     content_id_binding_value,
     source_ingredient,
 )
-from .read import ProvenanceReport, ProvenanceState, active_manifest_label, read_provenance, strip_manifest
+from .read import (
+    ProvenanceReport,
+    ProvenanceState,
+    active_manifest_label,
+    carries_manifest,
+    read_provenance,
+    strip_manifest,
+)
 from .sign import SIGNABLE_MIME_TYPES, SignedAsset, SigningError, sign_asset, sign_asset_with_store
 
 __all__ = [
     "active_manifest_label",
+    "carries_manifest",
     "ProvenanceKeyError",
     "SigningMaterial",
     "describe_material",

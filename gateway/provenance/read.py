@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "active_manifest_label",
+    "carries_manifest",
     "ProvenanceState",
     "ProvenanceReport",
     "read_provenance",
@@ -88,8 +89,9 @@ def _c2pa_boxes(data: bytes) -> list[Box]:
     return [box for box in whole_boxes(data) if box.user_type(data) == C2PA_BOX_UUID]
 
 
-def _looks_like_it_has_a_manifest(data: bytes) -> bool:
-    # BMFF: a C2PA uuid box; JPEG/PNG/others: a JUMBF superbox labelled "c2pa".
+def carries_manifest(data: bytes) -> bool:
+    """Whether the file holds a C2PA manifest store (without validating it): a BMFF C2PA uuid box, or for JPEG, PNG
+    and the others a JUMBF superbox labelled "c2pa"."""
     return bool(_c2pa_boxes(data)) or (b"jumb" in data and b"c2pa" in data)
 
 
@@ -266,7 +268,7 @@ def read_provenance(data: bytes, mime: str, *, trust_anchors_pem: str | None,
             with reader:
                 store = json.loads(reader.json())
     except c2pa.C2paError as exc:
-        if _looks_like_it_has_a_manifest(data):
+        if carries_manifest(data):
             logger.info("C2PA manifest present but unreadable: %s", exc)
             return ProvenanceReport(state="invalid", validation_codes=[CODE_MANIFEST_UNREADABLE])
         logger.info("Asset unreadable for C2PA, no manifest seen: %s", exc)

@@ -72,18 +72,7 @@ def _request_video(base_url: str, key: str, reference: bytes | None, prompt: str
         return http.post("/v1/videos", files=fields)
 
 
-def _audit(settings, event: str) -> list:
-    from gateway.audit import AuditLog
-    from gateway.store.db import Database
-
-    db = Database(settings.resolved_database_url)
-    try:
-        return list(AuditLog(db).entries(event=event))
-    finally:
-        db.dispose()
-
-
-def test_characters_consent_share_revoke_and_protected_persons(likeness_gateway):
+def test_characters_consent_share_revoke_and_protected_persons(audit_events, likeness_gateway):
     base_url, data_dir, settings = likeness_gateway
     a, b = _sdk(base_url, KEY_A), _sdk(base_url, KEY_B)
     eileen_clip, eileen_photo = _clip_of("astronaut.jpg"), _jpeg("astronaut.jpg")
@@ -165,12 +154,12 @@ def test_characters_consent_share_revoke_and_protected_persons(likeness_gateway)
     with pytest.raises(openai.BadRequestError) as no_face:
         a.videos.create_character(name="Cat", video=("cat.mp4", cat, "video/mp4"))
     assert no_face.value.code == "no_face_found"
-    registered = _audit(settings, "character.registered")
+    registered = audit_events(settings, "character.registered")
     assert [e.object_id for e in registered] == [created.id]
     assert registered[0].data["video_kept"] is False and "embedding" not in str(registered[0].data)
-    assert [e.object_id for e in _audit(settings, "character.revoked")] == [created.id]
-    assert _audit(settings, "character.shared") and _audit(settings, "protected_person.registered")
-    decisions = [e.data for e in _audit(settings, "policy.decision") if e.tenant == "tenant-b"]
+    assert [e.object_id for e in audit_events(settings, "character.revoked")] == [created.id]
+    assert audit_events(settings, "character.shared") and audit_events(settings, "protected_person.registered")
+    decisions = [e.data for e in audit_events(settings, "policy.decision") if e.tenant == "tenant-b"]
     assert any(m["kind"] == "not_consented" for d in decisions if d.get("visual") for m in d["visual"]["likeness"])
 
 

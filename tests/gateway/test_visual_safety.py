@@ -32,17 +32,6 @@ def _encoded(x: np.ndarray, fmt: str = "JPEG", **options) -> bytes:
     return out.getvalue()
 
 
-def _audit(settings, event: str) -> list:
-    from gateway.audit import AuditLog
-    from gateway.store.db import Database
-
-    db = Database(settings.resolved_database_url)
-    try:
-        return list(AuditLog(db).entries(event=event))
-    finally:
-        db.dispose()
-
-
 @pytest.fixture(scope="module")
 def visual_gateway(tmp_path_factory, start_gateway):
     """tenant-a: the default pack; tenant-z: a pack whose visual rules block any image score at all, so that the
@@ -78,7 +67,7 @@ def _wait(http: httpx.Client, video_id: str) -> dict:
     raise AssertionError(f"{video_id} did not finish")
 
 
-def test_a_blocked_output_is_never_stored_or_signed_and_is_audited(visual_gateway):
+def test_a_blocked_output_is_never_stored_or_signed_and_is_audited(audit_events, visual_gateway):
     base_url, data_dir, settings = visual_gateway
     with _client(base_url, KEY_Z) as http:
         created = http.post("/v1/videos", files={"prompt": (None, "a red circle moving right on a black background"),
@@ -97,15 +86,15 @@ def test_a_blocked_output_is_never_stored_or_signed_and_is_audited(visual_gatewa
             assert session.get(RegistryRecord, video["content_id"]) is None, "a blocked output is never signed"
     finally:
         db.dispose()
-    decided = [e for e in _audit(settings, "policy.output_decision") if e.object_id == video["id"]]
+    decided = [e for e in audit_events(settings, "policy.output_decision") if e.object_id == video["id"]]
     assert len(decided) == 1
     data = decided[0].data
     assert data["stage"] == "visual" and data["action"] == "block"
     frames = data["frames"]
     assert frames[0] == 0 and frames[-1] == data["frame_count"] - 1 and len(frames) == len(data["sexual_scores"])
     assert data["frame_count"] // 2 in frames or (data["frame_count"] - 1) // 2 in frames  # the middle too
-    assert not [e for e in _audit(settings, "video.generated") if e.object_id == video["id"]]
-    failed = [e for e in _audit(settings, "video.failed") if e.object_id == video["id"]]
+    assert not [e for e in audit_events(settings, "video.generated") if e.object_id == video["id"]]
+    failed = [e for e in audit_events(settings, "video.failed") if e.object_id == video["id"]]
     assert failed and failed[0].data["code"] == "output_blocked"
 
     # The same request under the default pack completes: the generated frames score far below its thresholds.
@@ -113,11 +102,11 @@ def test_a_blocked_output_is_never_stored_or_signed_and_is_audited(visual_gatewa
         created = http.post("/v1/videos", files={"prompt": (None, "a red circle moving right on a black background"),
                                                  "size": (None, "128x128"), "seconds": (None, "1")})
         assert _wait(http, created.json()["id"])["status"] == "completed"
-    passed = [e for e in _audit(settings, "policy.output_decision") if e.object_id == created.json()["id"]]
+    passed = [e for e in audit_events(settings, "policy.output_decision") if e.object_id == created.json()["id"]]
     assert passed and passed[0].data["action"] == "allow" and max(passed[0].data["sexual_scores"]) < 0.5
 
 
-def test_a_hash_list_match_blocks_a_reference_image(visual_gateway):
+def test_a_hash_list_match_blocks_a_reference_image(audit_events, visual_gateway):
     base_url, data_dir, settings = visual_gateway
     cat = _rgb("chelsea.jpg")
     # The list holds the hash of another copy (a PNG, half size): the match has to survive a resize and a re-encode.
@@ -144,7 +133,7 @@ def test_a_hash_list_match_blocks_a_reference_image(visual_gateway):
         assert error["code"] == "moderation_blocked" and "hash list 'demo-list'" in error["message"]
         assert len(http.get("/v1/videos").json()["data"]) == before, "no job was made"
     assert sorted((data_dir / "media").rglob("*reference*")) == references, "the matching picture is not stored"
-    decisions = [e.data for e in _audit(settings, "policy.decision") if e.data.get("visual")]
+    decisions = [e.data for e in audit_events(settings, "policy.decision") if e.data.get("visual")]
     hits = [h for d in decisions for h in d["visual"]["hash_lists"]]
     assert hits and hits[-1]["list"] == "demo-list" and hits[-1]["distance"] <= 31
     assert listed not in str(decisions), "the audit names the list, not the hash of the picture"
@@ -155,7 +144,7 @@ def test_a_hash_list_match_blocks_a_reference_image(visual_gateway):
         allowed = http.post("/v1/videos", files={"prompt": (None, "a cat sitting on a sofa"),
                                                  "input_reference": ("cat.jpg", _encoded(cat), "image/jpeg")})
         assert allowed.status_code == 200, allowed.text
-    imported_events = _audit(settings, "hash_list.imported")
+    imported_events = audit_events(settings, "hash_list.imported")
     assert imported_events and imported_events[0].data["entries"] == 2
 
 
